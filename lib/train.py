@@ -1,0 +1,178 @@
+"""One ``train()`` for every model in the book.
+
+    x = sampler(batch_size)          [B, I, n]   fresh batch each step, on the device
+    y = target(x)                    (identity for autoencoders)
+    per_instance = loss(model(x), y) [I]
+    per_instance.sum().backward()    instances stay independent
+
+The optimiser (Adam/AdamW), the learning-rate schedule (``torch.optim.lr_scheduler``),
+a tqdm progress bar, the per-instance loss history, NaN detection and checkpoint/resume
+live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .configs import TrainConfig, resolve_device
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class History:
+    """What happened during training.
+
+    step   [T]      the last step of each logging window
+    loss   [T, I]   mean per-instance loss over each window
+    lr     [T]      learning rate at the end of each window
+    seconds         wall-clock time of the whole run (this process only)
+    """
+
+    step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    loss: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """``[I]`` loss of the last logging window."""
+        return self.loss[-1]
+
+    def append(self, step: int, loss: np.ndarray, lr: float) -> None:
+        self.step = np.append(self.step, step)
+        self.loss = loss[None] if self.loss.size == 0 else np.vstack([self.loss, loss[None]])
+        self.lr = np.append(self.lr, lr)
+
+
+def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of the peak lr at step t for ``config.schedule``."""
+    total, warm = config.steps, config.warmup_steps
+
+    def cosine(t: int, start: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (t - start) / max(1, total - start))))
+
+    def multiplier(t: int) -> float:
+        if config.schedule == "constant":
+            return 1.0
+        if config.schedule == "cosine":
+            return cosine(t, 0)
+        if t < warm:
+            return (t + 1) / warm
+        return 1.0 if config.schedule == "warmup" else cosine(t, warm)
+
+    return multiplier
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _save_checkpoint(path: Path, step: int, model, optimizer, scheduler, sampler, history) -> None:
+    state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "history": history}
+    if hasattr(sampler, "state_dict"):
+        state["sampler"] = sampler.state_dict()
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a crash mid-save never leaves a broken checkpoint
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler, sampler) -> tuple[int, History]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if "sampler" in state and hasattr(sampler, "load_state_dict"):
+        sampler.load_state_dict(state["sampler"])
+    return int(state["step"]), state["history"]
+
+
+def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: Loss,
+          config: TrainConfig, *, target: Callable[[torch.Tensor], torch.Tensor] | None = None,
+          device="auto", progress: bool = True, description: str = "train") -> History:
+    """Train all instances of ``model`` together; return the per-instance loss history.
+
+    model     an ``nn.Module`` mapping ``[B, I, n] -> [B, I, n_out]``, moved to ``device``
+    sampler   ``sampler(batch_size) -> x`` generating on the same device
+    loss      ``loss(output, target) -> [I]``; moved to the device if it has ``.to``
+    target    ``target(x) -> y``; default: the autoencoder target y = x
+    device    "auto" (cuda if available), "cpu", "cuda[:k]"
+
+    If ``config.checkpoint_path`` is set, a checkpoint is written every
+    ``config.checkpoint_every`` steps and at the end, and an existing checkpoint there is
+    resumed from (the run continues where it stopped, with the same data stream).
+    Raises ``FloatingPointError`` naming the instances and step when a loss turns NaN/inf.
+    """
+    dev = resolve_device(device)
+    model.to(dev)
+    if hasattr(loss, "to"):
+        loss = loss.to(dev)
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    history, start = History(), 0
+    ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        start, history = _load_checkpoint(ckpt, model, optimizer, scheduler, sampler)
+
+    window_sum, window_len = None, 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.steps, initial=start, desc=description, disable=not progress,
+               mininterval=1.0, leave=False)
+    for step in range(start, config.steps):
+        x = sampler(config.batch_size)
+        if step == start and x.device.type != dev.type:
+            raise ValueError(f"sampler generates on {x.device}, but the model is on {dev}")
+        y = x if target is None else target(x)
+        per_instance = loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        per_instance.sum().backward()
+        optimizer.step()
+        scheduler.step()
+
+        detached = per_instance.detach()
+        window_sum = detached if window_sum is None else window_sum + detached
+        window_len += 1
+        last = step + 1 == config.steps
+        if (step + 1) % config.log_every == 0 or last:
+            mean = (window_sum / window_len).cpu().numpy()  # the only host sync in the loop
+            if not np.all(np.isfinite(mean)):
+                bad = np.flatnonzero(~np.isfinite(mean))
+                raise FloatingPointError(
+                    f"loss became non-finite at step {step + 1} in instance(s) {bad[:10].tolist()}"
+                    f"{' ...' if bad.size > 10 else ''}: lower lr (now {config.lr}) or check the data")
+            history.append(step + 1, mean.astype(np.float64), scheduler.get_last_lr()[0])
+            window_sum, window_len = None, 0
+            bar.set_postfix(loss=f"{mean.mean():.4g}")
+        bar.update(1)
+        if ckpt is not None and ((step + 1) % config.checkpoint_every == 0 or last):
+            _save_checkpoint(ckpt, step + 1, model, optimizer, scheduler, sampler, history)
+    bar.close()
+    history.seconds += time.perf_counter() - t0
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: Loss, *,
+             target: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             batch_size: int = 4096, n_batches: int = 10) -> np.ndarray:
+    """Monte-Carlo estimate of the per-instance expected loss, ``[I]`` (no gradients)."""
+    total = None
+    for _ in range(n_batches):
+        x = sampler(batch_size)
+        y = x if target is None else target(x)
+        value = loss(model(x), y)
+        total = value if total is None else total + value
+    return (total / n_batches).cpu().numpy().astype(np.float64)

@@ -1,0 +1,51 @@
+"""Exact sparse-expansion terms against Monte Carlo."""
+
+import numpy as np
+import torch
+
+from lib import theory
+from lib.data import SparseUniform
+from lib.losses import weighted_mse
+
+
+def random_model(n=6, m=2, seed=0):
+    g = np.random.default_rng(seed)
+    return g.normal(size=(n, m)) * 0.8, g.normal(size=n) * 0.3 - 0.1, 0.9 ** np.arange(n)
+
+
+def test_one_sparse_loss_matches_monte_carlo():
+    W, b, imp = random_model()
+    n = W.shape[0]
+    exact = theory.one_sparse_loss(W, b, imp)
+    u = np.random.default_rng(1).uniform(size=200_000)
+    G = W @ W.T
+    for i in range(n):
+        x = np.zeros((u.size, n))
+        x[:, i] = u
+        pred = np.maximum(u[:, None] * G[:, i][None, :] + b, 0)
+        mc = np.mean(np.mean(imp * (pred - x) ** 2, axis=1))
+        se = np.std(np.mean(imp * (pred - x) ** 2, axis=1)) / np.sqrt(u.size)
+        assert abs(exact[i] - mc) < 5 * se + 1e-12
+
+
+def test_linear_one_sparse_loss_is_a_polynomial_integral():
+    W = np.array([[1.0, 0.0], [0.6, 0.8]])
+    b = np.zeros(2)
+    # only feature 0 active: output = G[:,0] u, G[:,0] = [1, 0.6]; loss = (1/2) E[(0.6 u)^2] = 0.18/3
+    assert np.isclose(theory.one_sparse_loss(W, b, np.ones(2), activation="linear")[0], 0.5 * 0.36 / 3)
+
+
+def test_sparse_expansion_matches_full_loss_when_sparse():
+    W, b, imp = random_model(n=8, m=3, seed=2)
+    p = 0.002
+    approx = theory.sparse_expansion_loss(W, b, imp, p)
+    sampler = SparseUniform(np.full((1, 8), p), seed=3)
+    Wt, bt = torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    total, batches = 0.0, 200
+    for _ in range(batches):
+        x = sampler(8192)[:, 0]
+        out = torch.relu(x @ Wt @ Wt.T + bt)
+        total += weighted_mse(out[:, None], x[:, None], torch.tensor(imp, dtype=torch.float32)[None]).item()
+    mc = total / batches
+    assert abs(mc - approx) / approx < 0.05
+    assert theory.zero_sparse_loss(W, b, imp) == np.mean(imp * np.maximum(b, 0) ** 2)
