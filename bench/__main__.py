@@ -1,12 +1,14 @@
 """``python -m bench``: lib.train against the plain reference loop, side by side, in one process.
 
-For every case (``bench/cases.py``) and seed, the reference loop and ``lib.train`` train
-the same initial weights on the same data distribution, one after the other (the order
-alternates with the seed, so a change of machine load hits both alike). Printed per case:
-steady-state steps/s of both and their ratio (median over seeds), lib's useful GFLOP/s as
-a fraction of a measured sgemm peak, lib's first step (compile time included), and the
-final losses of both on one fixed evaluation stream with their seed-to-seed spread.
-Written to ``--out`` as JSON, with the machine load and thread count.
+For every case (``bench/cases.py``) and seed, the reference loop (``bench/reference.py``)
+and ``lib.train`` train the same initial weights on the same data distribution. On the CPU
+they alternate step by step inside one ``lib.train`` call (the sampler wrapper
+``Interleaved`` runs one reference step before each lib batch), so both see the same
+machine load and thread count, and per-step medians ignore load spikes; on CUDA each runs
+alone, synchronised. Printed per case: steps/s of both and their ratio (median over seeds),
+lib's useful GFLOP/s and its fraction of a measured sgemm peak, lib's first step (compile
+included), and the losses of both trained models on one fixed evaluation stream with their
+seed-to-seed spread. Written to ``--out`` as JSON, with machine load and thread count.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from . import reference
 from .cases import all_cases
 
 
-def sgemm_peak(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
-    """Best GFLOP/s of a ``size``² float32 matmul (TF32 off) over ``repeats`` tries."""
+def matmul_peak(device: torch.device, tf32: bool = False, repeats: int = 10) -> float:
+    """Best GFLOP/s of a square float32 matmul (2048² on the CPU, 8192² on CUDA) over ``repeats``."""
+    size = 8192 if device.type == "cuda" else 2048
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
     best = float("inf")
     for _ in range(repeats + 1):
         _sync(device)
@@ -42,7 +45,7 @@ def sgemm_peak(device: torch.device, size: int = 2048, repeats: int = 5) -> floa
         a @ b
         _sync(device)
         best = min(best, time.perf_counter() - t)
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = before
     return 2 * size**3 / best / 1e9
 
 
@@ -68,6 +71,7 @@ class Interleaved:
         self.ref_seconds, self.lib_seconds, self.mark = [], [], None
 
     def __call__(self, batch_size: int) -> torch.Tensor:
+        self.threads = torch.get_num_threads()  # as lib.train set it, for both loops
         start = time.perf_counter()
         if self.mark is not None:
             self.lib_seconds.append(start - self.mark)
@@ -86,10 +90,12 @@ def run_interleaved(parts: dict, config: TrainConfig) -> dict:
     return {"ref": {"step_seconds": ref.tolist(), "first_step_seconds": float(ref[0]),
                     "steps_per_s": 1 / float(np.median(ref[1:]))},
             "lib": {"step_seconds": lib.tolist(), "first_step_seconds": float(lib[0]), "compiled": hist.compiled,
-                    "steps_per_s": 1 / float(np.median(lib[1:]))}}
+                    "steps_per_s": 1 / float(np.median(lib[1:]))},
+            "threads": both.threads}
 
 
-def run_sequential(parts: dict, config: TrainConfig, device: torch.device, lib_first: bool) -> dict:
+def run_sequential(parts: dict, config: TrainConfig, device: torch.device, lib_first: bool,
+                   lib_only: bool = False) -> dict:
     """CUDA (a dedicated card, no load to share): each loop alone, timed with synchronisation."""
     def run_ref():
         _sync(device)
@@ -108,8 +114,28 @@ def run_sequential(parts: dict, config: TrainConfig, device: torch.device, lib_f
 
     if lib_first:
         lib = run_lib()
-        return {"lib": lib, "ref": run_ref()}
+        return {"lib": lib} if lib_only else {"lib": lib, "ref": run_ref()}
     return {"ref": run_ref(), "lib": run_lib()}
+
+
+def eval_loss(parts: dict, model: torch.nn.Module, batch_size: int) -> float:
+    """Summed per-instance loss of ``model`` on the case's fixed evaluation stream (8 batches)."""
+    loss = evaluate(model, parts["eval_sampler"](), parts["loss"], target=parts["target"], batch_size=batch_size,
+                    n_batches=8)
+    return float(loss.sum())
+
+
+def compare_precisions(case, seed: int, device: torch.device, config: TrainConfig) -> dict:
+    """CUDA: lib alone from the same seed under each matmul precision; speed and final loss."""
+    out = {}
+    for precision in ("fp32", "tf32", "bf16"):
+        parts = case.build(seed, device)
+        config.precision = precision
+        lib = run_sequential(parts, config, device, lib_first=True, lib_only=True)["lib"]
+        lib["eval_loss"] = eval_loss(parts, parts["model"], case.batch_size)
+        out[precision] = lib
+        print(f"    {precision}: {lib['steps_per_s']:8.1f} steps/s, loss {lib['eval_loss']:.6g}", flush=True)
+    return out
 
 
 def run_case(case, seeds, device, compile_mode, precision) -> list[dict]:
@@ -127,16 +153,16 @@ def run_case(case, seeds, device, compile_mode, precision) -> list[dict]:
         else:
             result = {"seed": seed, **run_sequential(parts, config, device, lib_first=seed % 2 == 1)}
         for side, model in (("ref", parts["ref_model"]), ("lib", parts["model"])):
-            loss = evaluate(model, parts["eval_sampler"](), parts["loss"], target=parts["target"],
-                            batch_size=case.batch_size, n_batches=8)
-            result[side]["eval_loss"] = float(loss.sum())
+            result[side]["eval_loss"] = eval_loss(parts, model, case.batch_size)
         result["ratio"] = result["lib"]["steps_per_s"] / result["ref"]["steps_per_s"]
         result["load"] = os.getloadavg()[0]
+        if device.type == "cuda" and case.name.startswith("denoiser"):
+            result["precisions"] = compare_precisions(case, seed, device, config)
         runs.append(result)
         print(f"  seed {seed}: ref {result['ref']['steps_per_s']:7.2f} steps/s, lib {result['lib']['steps_per_s']:7.2f}"
               f" steps/s (x{result['ratio']:.2f}), lib first step {result['lib']['first_step_seconds']:.1f} s,"
               f" loss ref {result['ref']['eval_loss']:.5g} lib {result['lib']['eval_loss']:.5g},"
-              f" load {result['load']:.1f}", flush=True)
+              f" {result.get('threads', torch.get_num_threads())} thread(s), load {result['load']:.1f}", flush=True)
     return runs
 
 
@@ -159,6 +185,8 @@ def summarize(case, runs, peak):
         "compiled": runs[0]["lib"]["compiled"],
         "ref_loss": float(ref_loss.mean()), "lib_loss": float(lib_loss.mean()), "loss_spread": spread,
         "losses_agree": bool(abs(diff) <= 3 * spread * np.sqrt(2 / k)) if k > 1 else None,
+        "precision_losses": {prec: float(np.mean([r["precisions"][prec]["eval_loss"] for r in runs]))
+                             for prec in runs[0].get("precisions", {})},
         "runs": runs,
     }
 
@@ -198,7 +226,8 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min)", flush=True)
-    peak = sgemm_peak(device)
+    peak = matmul_peak(device)
+    peak_tf32 = matmul_peak(device, tf32=True) if device.type == "cuda" else None
     rows = []
     for case in cases:
         case.steps = args.steps or case.steps
@@ -211,15 +240,18 @@ def main(argv=None) -> int:
             continue
         print(f"{case.name}: {case.describe}, batch {case.batch_size}, {case.steps} steps per run", flush=True)
         runs = run_case(case, range(args.seeds), device, compile_mode, args.precision)
-        row = summarize(case, runs, peak)
+        row = summarize(case, runs, peak_tf32 if peak_tf32 and args.precision != "fp32" else peak)
         row["load"] = os.getloadavg()
         rows.append(row)
     print_table(rows, peak, device)
+    if peak_tf32:
+        print(f"TF32 matmul peak: {peak_tf32:.0f} GFLOP/s (the %peak column uses it unless --precision fp32)")
     load_after = os.getloadavg()
     print(f"load after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     report = {"device": str(device), "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
               "torch": torch.__version__, "python": platform.python_version(), "host": platform.node(),
-              "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "sgemm_peak_gflops": peak,
+              "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+              "sgemm_peak_gflops": peak, "tf32_peak_gflops": peak_tf32,
               "load_before": load_before, "load_after": load_after, "argv": sys.argv[1:],
               "precision": args.precision, "compile": args.compile, "cases": rows}
     out = Path(args.out)

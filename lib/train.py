@@ -11,8 +11,9 @@ live here and nowhere else.
 
 Speed without changing the result: the optimiser step is fused (one kernel for all
 parameters), the forward + loss can be ``torch.compile``d (``TrainConfig.compile``), the
-loss reaches the host only once per logging window, and on CUDA matmuls use TF32 (or bf16
-autocast) as ``TrainConfig.precision`` says. ``bench/`` measures all of it.
+loss reaches the host only once per logging window, a busy CPU is used with one thread, and
+on CUDA matmuls use TF32 (or bf16 autocast) as ``TrainConfig.precision`` says. ``bench/``
+measures it against a plain loop.
 """
 
 from __future__ import annotations
@@ -105,6 +106,24 @@ def should_compile(config: TrainConfig, batch_elements: int, device: torch.devic
     return device.type == "cuda" or batch_elements * config.steps >= COMPILE_ABOVE
 
 
+@contextlib.contextmanager
+def cpu_threads(device: torch.device):
+    """One CPU thread while the machine is oversubscribed (1-min load > 1.5 x cores).
+
+    Every parallel op waits for its slowest thread; when other processes hold the cores,
+    that is a scheduler time slice (~10 ms) per op, and a step of a small model gets 5-25x
+    slower than on one thread (measured: README, "Speed"). Restored afterwards.
+    """
+    busy = device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    if busy:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def compiled(fn: Callable, device: torch.device) -> Callable:
     """``torch.compile(fn)`` for one run (static shapes; on CUDA with CUDA graphs).
 
@@ -191,7 +210,7 @@ def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: 
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, desc=description, disable=not progress,
                mininterval=1.0, leave=False)
-    with matmul_precision(dev, config.precision):
+    with matmul_precision(dev, config.precision), cpu_threads(dev):
         for step in range(start, config.steps):
             x = sampler(config.batch_size)
             if step == start:
