@@ -80,6 +80,11 @@ def tms(name: str, describe: str, n: int, m: int, p: np.ndarray, importance: np.
 
 def all_cases() -> list[Case]:
     cases = []
+    # the basic experiment of chapter 1: n=20, m=5, importance 0.7^i, 7 densities x 2 restarts
+    density = np.repeat([1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001], 2)
+    cases.append(tms("tms-20x5", "TMS n=20 m=5, 14 instances (chapter 1; 1-S = 1 .. 0.001)", 20, 5,
+                     np.repeat(density[:, None], 20, axis=1), np.tile(importance_decay(20, 0.7), (14, 1)),
+                     steps=200, book_steps=5_000))
     # uniform superposition (chapter 3, the notebook's 200/20): 20 densities 20^(-t), t in [0, 1]
     density = 20.0 ** -np.linspace(0, 1, 20)
     cases.append(tms("tms-200x20", "TMS n=200 m=20, 20 instances (1-S = 1 .. 0.05)", 200, 20,

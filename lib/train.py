@@ -197,13 +197,19 @@ def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: 
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
     if ckpt is not None and ckpt.exists():
         start, history = _load_checkpoint(ckpt, model, optimizer, scheduler, sampler)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda" and config.precision == "bf16")
+    bf16 = dev.type == "cuda" and config.precision == "bf16"
 
     def per_instance_loss(x: torch.Tensor) -> torch.Tensor:
         y = x if target is None else target(x)
-        with autocast:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
             output = model(x)
-        return loss(output.float(), y)
+        return loss(output.float() if bf16 else output, y)   # the loss itself in fp32
+
+    def gradients(forward: Callable, x: torch.Tensor) -> torch.Tensor:
+        per_instance = forward(x)
+        optimizer.zero_grad(set_to_none=True)
+        per_instance.sum().backward()
+        return per_instance
 
     forward = per_instance_loss
     window_sum, window_len = None, 0
@@ -221,16 +227,14 @@ def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: 
             if forward is not per_instance_loss and dev.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
             try:
-                per_instance = forward(x)
+                per_instance = gradients(forward, x)
             except Exception as err:  # a compiler missing or failing must not stop the book
                 if step != start or forward is per_instance_loss:
                     raise
                 warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training eagerly",
                               stacklevel=2)
                 forward = per_instance_loss
-                per_instance = forward(x)
-            optimizer.zero_grad(set_to_none=True)
-            per_instance.sum().backward()
+                per_instance = gradients(forward, x)
             optimizer.step()
             scheduler.step()
 
