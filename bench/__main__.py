@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lib.configs import TrainConfig, resolve_device
-from lib.train import evaluate, should_compile, train
+from lib.train import cpu_threads, evaluate, should_compile, train
 
 from . import reference
 from .cases import all_cases
@@ -59,6 +59,11 @@ def steady(seconds: float, first: float, steps: int) -> float:
     return (steps - 1) / max(seconds - first, 1e-9)
 
 
+def reference_optimizer(config: TrainConfig) -> dict:
+    """The reference's AdamW settings for lib's optimiser (Adam = AdamW without weight decay)."""
+    return {"lr": config.lr, "weight_decay": config.weight_decay if config.optimizer == "adamw" else 0.0}
+
+
 class Interleaved:
     """lib's sampler, wrapped so that one reference step runs before each lib batch.
 
@@ -83,7 +88,8 @@ class Interleaved:
 
 def run_interleaved(parts: dict, config: TrainConfig) -> dict:
     """CPU: both loops step by step in one ``lib.train`` call; per-step medians."""
-    loop = reference.Loop(parts["ref_model"], parts["ref_batch"], parts["ref_loss"], target=parts["ref_target"])
+    loop = reference.Loop(parts["ref_model"], parts["ref_batch"], parts["ref_loss"], target=parts["ref_target"],
+                          **reference_optimizer(config))
     both = Interleaved(parts["sampler"], loop)
     hist = train(parts["model"], both, parts["loss"], config, target=parts["target"], device="cpu", progress=False)
     ref, lib = np.array(both.ref_seconds), np.array(both.lib_seconds)
@@ -100,7 +106,7 @@ def run_sequential(parts: dict, config: TrainConfig, device: torch.device, lib_f
     def run_ref():
         _sync(device)
         out = reference.train(parts["ref_model"], parts["ref_batch"], parts["ref_loss"], config.steps,
-                              target=parts["ref_target"])
+                              target=parts["ref_target"], **reference_optimizer(config))
         _sync(device)
         return {"seconds": out["seconds"], "first_step_seconds": out["first_step_seconds"],
                 "steps_per_s": steady(out["seconds"], out["first_step_seconds"], config.steps)}
@@ -143,8 +149,8 @@ def run_case(case, seeds, device, compile_mode, precision) -> list[dict]:
     runs = []
     for seed in seeds:
         parts = case.build(seed, device)
-        config = TrainConfig(steps=case.steps, batch_size=case.batch_size, log_every=case.steps, lr=1e-3,
-                             compile=compile_mode, precision=precision)
+        config = TrainConfig(steps=case.steps, batch_size=case.batch_size, log_every=case.steps, lr=case.lr,
+                             optimizer=case.optimizer, compile=compile_mode, precision=precision)
         if compile_mode == "auto":  # decide as the book's full-length run would
             elements = case.batch_size * parts["eval_sampler"]()(1).numel()
             config.compile = should_compile(TrainConfig(steps=case.book_steps), elements, device)
@@ -191,10 +197,10 @@ def summarize(case, runs, peak):
     }
 
 
-def print_table(rows, peak, device):
+def print_table(rows, peak, device, threads):
     head = (f"{'case':20s} {'ref st/s':>9s} {'lib st/s':>9s} {'x ref':>6s} {'GFLOP/s':>8s} "
             f"{'%peak':>6s} {'1st s':>6s} {'ref loss':>9s} {'lib loss':>9s} {'spread':>8s} agree")
-    print(f"\nsgemm peak on {device}: {peak:.1f} GFLOP/s (fp32)\n{head}\n{'-' * len(head)}")
+    print(f"\nsgemm peak on {device}: {peak:.1f} GFLOP/s (fp32, {threads} thread(s))\n{head}\n{'-' * len(head)}")
     for r in rows:
         if "skipped" in r:
             print(f"{r['case']:20s} NOT RUN: {r['skipped']}")
@@ -226,7 +232,8 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min)", flush=True)
-    peak = matmul_peak(device)
+    with cpu_threads(device):  # the thread count lib.train will use
+        peak, peak_threads = matmul_peak(device), torch.get_num_threads()
     peak_tf32 = matmul_peak(device, tf32=True) if device.type == "cuda" else None
     rows = []
     for case in cases:
@@ -243,7 +250,7 @@ def main(argv=None) -> int:
         row = summarize(case, runs, peak_tf32 if peak_tf32 and args.precision != "fp32" else peak)
         row["load"] = os.getloadavg()
         rows.append(row)
-    print_table(rows, peak, device)
+    print_table(rows, peak, device, peak_threads)
     if peak_tf32:
         print(f"TF32 matmul peak: {peak_tf32:.0f} GFLOP/s (the %peak column uses it unless --precision fp32)")
     load_after = os.getloadavg()
@@ -251,7 +258,8 @@ def main(argv=None) -> int:
     report = {"device": str(device), "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
               "torch": torch.__version__, "python": platform.python_version(), "host": platform.node(),
               "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-              "sgemm_peak_gflops": peak, "tf32_peak_gflops": peak_tf32,
+              "sgemm_peak_gflops": peak, "sgemm_peak_threads": peak_threads,
+              "tf32_peak_gflops": peak_tf32,
               "load_before": load_before, "load_after": load_after, "argv": sys.argv[1:],
               "precision": args.precision, "compile": args.compile, "cases": rows}
     out = Path(args.out)

@@ -37,6 +37,8 @@ class Case:
     build: Callable[[int, torch.device], dict] | None
     missing: str | None = None     # why the case cannot be built here
     cuda_only: bool = False
+    lr: float = 1e-3
+    optimizer: str = "adamw"       # the reference uses AdamW, with weight decay 0 for "adam"
 
 
 def matmul_flops(batch: int, instances: int, n: int, m: int) -> float:
@@ -104,35 +106,36 @@ def all_cases() -> list[Case]:
 
 
 def denoiser_cases() -> list[Case]:
-    """The frustrated denoiser (chapter 5) at the chapter's default size and at d=3072, h=1024."""
+    """The frustrated denoiser (chapter 5): its CPU default and the post's d=3072, h=1024 (GPU)."""
     from lib import data
     have = hasattr(models, "Denoiser") and hasattr(data, "KHotNoise")
     missing = None if have else "lib.models.Denoiser / lib.data.KHotNoise (issue 7, branch ch5) are not on main yet"
-    sizes = [("denoiser-default", 512, 256, 256, 1, False), ("denoiser-3072x1024", 3072, 1024, 1024, 1, True)]
-    out = []
-    for name, d, h, batch, n_instances, cuda_only in sizes:
-        out.append(Case(name, f"denoiser d={d} h={h}, {n_instances} instance(s), 2-hot + noise", batch,
-                        40 if not cuda_only else 200, 20_000, matmul_flops(batch, n_instances, d, h),
-                        None if missing else _denoiser_builder(d, h, n_instances, batch), missing, cuda_only))
-    return out
+    # name, d, h, instances, batch, lr, cuda only: chapter 5's parameters cell and its GPU file
+    sizes = [("denoiser-default", 192, 64, 3, 256, 2e-2, False),
+             ("denoiser-3072x1024", 3072, 1024, 3, 1024, 1e-2, True)]
+    return [Case(name, f"denoiser d={d} h={h}, {n_instances} instances, 2-hot + noise 0.05, Adam lr {lr:g}", batch,
+                 200 if cuda_only else 40, 30_000, matmul_flops(batch, n_instances, d, h),
+                 None if missing else _denoiser_builder(d, h, n_instances, batch), missing, cuda_only,
+                 lr=lr, optimizer="adam")
+            for name, d, h, n_instances, batch, lr, cuda_only in sizes]
 
 
 def _denoiser_builder(d: int, h: int, n_instances: int, batch: int):
     def build(seed: int, dev: torch.device) -> dict:
         from lib.configs import DenoiserConfig
-        from lib.data import DENOISER_NOISE_CLIP, KHotNoise, denoising_target
-        from lib.experiments import denoiser_loss
-        config = DenoiserConfig(d, h, n_instances, k=2, noise_std=0.05)
-        lib_model = models.Denoiser(d, h, n_instances, seed=seed, device=dev)
+        from lib.data import DENOISER_NOISE_CLIP, denoising_target
+        from lib.experiments import denoiser_loss, denoiser_sampler, make_denoiser
+        config = DenoiserConfig(d, h, n_instances, k=2, noise_std=0.05, encoder_init_std=0.05, decoder_init_std=0.05)
+        lib_model = make_denoiser(config, seed=seed, device=dev)
         gen = torch.Generator(device=dev).manual_seed(seed)
         loss = denoiser_loss(config)
         return {
-            "model": lib_model, "sampler": KHotNoise(d, n_instances, k=2, noise_std=0.05, seed=seed, device=dev),
+            "model": lib_model, "sampler": denoiser_sampler(config, seed=seed, device=dev),
             "loss": loss, "target": denoising_target,
             "ref_model": reference.Denoiser(lib_model.E, lib_model.D).to(dev),
             "ref_batch": lambda: reference.k_hot_noise_batch(gen, n_instances, d, batch, 2, 0.05,
                                                              DENOISER_NOISE_CLIP, dev),
             "ref_loss": loss, "ref_target": torch.round,
-            "eval_sampler": lambda: KHotNoise(d, n_instances, k=2, noise_std=0.05, seed=EVAL_SEED, device=dev),
+            "eval_sampler": lambda: denoiser_sampler(config, seed=EVAL_SEED, device=dev),
         }
     return build
