@@ -113,8 +113,9 @@ def denoiser_cases() -> list[Case]:
     # name, d, h, instances, batch, lr, cuda only: chapter 5's parameters cell and its GPU file
     sizes = [("denoiser-default", 192, 64, 3, 256, 2e-2, False),
              ("denoiser-3072x1024", 3072, 1024, 3, 1024, 1e-2, True)]
+    # book_steps: chapter 5 trains in stages of 1000-1500 steps, one train() call each
     return [Case(name, f"denoiser d={d} h={h}, {n_instances} instances, 2-hot + noise 0.05, Adam lr {lr:g}", batch,
-                 200 if cuda_only else 40, 30_000, matmul_flops(batch, n_instances, d, h),
+                 200 if cuda_only else 40, 1_500, matmul_flops(batch, n_instances, d, h),
                  None if missing else _denoiser_builder(d, h, n_instances, batch), missing, cuda_only,
                  lr=lr, optimizer="adam")
             for name, d, h, n_instances, batch, lr, cuda_only in sizes]
