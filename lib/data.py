@@ -116,7 +116,7 @@ class SparseUniform:
     def _uniform(self, out: torch.Tensor) -> torch.Tensor:
         """Fill the contiguous float32 tensor ``out`` with uniforms on [0, 1); return it."""
         if self.device.type == "cpu":
-            self.numpy_generator.random(dtype=np.float32, out=out.numpy().reshape(-1))
+            self.numpy_generator.random(dtype=np.float32, out=out.view(-1).numpy())
         else:
             out.uniform_(generator=self.generator)
         return out
