@@ -20,6 +20,7 @@ import torch
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup", "warmup_cosine")
 ACTIVATIONS = ("relu", "linear")
+PRECISIONS = ("tf32", "fp32", "bf16")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -136,6 +137,10 @@ class TrainConfig:
     warmup_steps   length of the linear warm-up for the warmup schedules
     log_every      steps between loss-history entries (each is the mean over its window)
     checkpoint_path  file to save to every ``checkpoint_every`` steps and resume from
+    compile        torch.compile the forward + loss: "auto" (where it pays: large runs, see
+                   ``lib.train.should_compile``), True, or False; falls back to eager if it fails
+    precision      CUDA matmuls: "tf32" (default), "fp32", or "bf16" (autocast, fp32 loss);
+                   ignored on the CPU, which always computes in fp32
     """
 
     steps: int = 10_000
@@ -148,6 +153,8 @@ class TrainConfig:
     log_every: int = 100
     checkpoint_path: str | None = None
     checkpoint_every: int = 1000
+    compile: bool | str = "auto"
+    precision: str = "tf32"
 
     def __post_init__(self):
         self.steps = check_positive_int("steps", self.steps)
@@ -166,6 +173,9 @@ class TrainConfig:
                 f"got {self.warmup_steps} with steps={self.steps}")
         self.log_every = check_positive_int("log_every", self.log_every)
         self.checkpoint_every = check_positive_int("checkpoint_every", self.checkpoint_every)
+        if self.compile not in (True, False, "auto"):
+            raise ValueError(f"compile must be True, False or 'auto', got {self.compile!r}")
+        check_choice("precision", self.precision, PRECISIONS)
 
 
 # ----------------------------------------------------------------------------- TMS toy model

@@ -76,5 +76,11 @@ class ToyModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x' = act(Wᵀ W x + b): ``[B, I, n] -> [B, I, n]``."""
-        out = torch.einsum("bim,inm->bin", self.hidden(x), self.W) + self.b
+        if self.n_features * self.n_hidden <= 4 and torch.compiler.is_compiling():
+            # tiny models (the phase diagrams) under torch.compile: multiply-and-sum fuses
+            # into one pass, 1.6x faster than thousands of tiny matmuls (README, "Speed")
+            h = (x[..., None] * self.W).sum(-2)                                   # [B, I, m]
+            out = (h[..., None, :] * self.W).sum(-1) + self.b
+        else:
+            out = torch.einsum("bim,inm->bin", self.hidden(x), self.W) + self.b
         return torch.relu(out) if self.activation == "relu" else out

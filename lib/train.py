@@ -8,13 +8,22 @@
 The optimiser (Adam/AdamW), the learning-rate schedule (``torch.optim.lr_scheduler``),
 a tqdm progress bar, the per-instance loss history, NaN detection and checkpoint/resume
 live here and nowhere else.
+
+Speed without changing the result: the optimiser step is fused (one kernel for all
+parameters), the forward + loss can be ``torch.compile``d (``TrainConfig.compile``), the
+loss reaches the host only once per logging window, a busy CPU is used with one thread, and
+on CUDA matmuls use TF32 (or bf16 autocast) as ``TrainConfig.precision`` says. ``bench/``
+measures it against a plain loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
+import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,12 +45,16 @@ class History:
     loss   [T, I]   mean per-instance loss over each window
     lr     [T]      learning rate at the end of each window
     seconds         wall-clock time of the whole run (this process only)
+    first_step_seconds  wall-clock time of the first step (includes torch.compile, if any)
+    compiled        whether the forward + loss ran compiled
     """
 
     step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     loss: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
     seconds: float = 0.0
+    first_step_seconds: float = 0.0
+    compiled: bool = False
 
     @property
     def final_loss(self) -> np.ndarray:
@@ -73,10 +86,68 @@ def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
     return multiplier
 
 
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params, config: TrainConfig, device="cpu") -> torch.optim.Optimizer:
+    # fused: one kernel updates every parameter (same Adam math as the per-tensor loop)
+    fused = torch.device(device).type in ("cpu", "cuda")
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, fused=fused)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+
+
+# On the CPU, compiling costs tens of seconds and saves a few ns per batch element and step
+# (fused elementwise passes): it pays from about this many elements x steps. Measured: README.
+COMPILE_ABOVE = 1e9
+
+
+def should_compile(config: TrainConfig, batch_elements: int, device: torch.device) -> bool:
+    """``config.compile``, with "auto" resolved: always on CUDA, on the CPU for large runs."""
+    if config.compile != "auto":
+        return bool(config.compile)
+    return device.type == "cuda" or batch_elements * config.steps >= COMPILE_ABOVE
+
+
+@contextlib.contextmanager
+def cpu_threads(device: torch.device):
+    """One CPU thread while the machine is oversubscribed (1-min load > 1.5 x cores).
+
+    Every parallel op waits for its slowest thread; when other processes hold the cores,
+    that is a scheduler time slice (~10 ms) per op, and a step of a small model gets 5-25x
+    slower than on one thread (measured: README, "Speed"). Restored afterwards.
+    """
+    busy = device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    if busy:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def compiled(fn: Callable, device: torch.device) -> Callable:
+    """``torch.compile(fn)`` for one run (static shapes; on CUDA with CUDA graphs).
+
+    Compiled from a fresh copy of ``fn``'s code object: dynamo keeps its graphs per code
+    object, at most 8, and falls back to eager beyond that, which a chapter calling
+    ``train`` more than 8 times would otherwise hit.
+    """
+    fresh = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    # CUDA graphs remove the kernel-launch overhead that dominates tiny models on a GPU
+    return torch.compile(fresh, dynamic=False, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
+@contextlib.contextmanager
+def matmul_precision(device: torch.device, precision: str):
+    """TF32 matmuls on CUDA for "tf32" / "bf16" (restored afterwards); nothing on the CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision != "fp32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def _save_checkpoint(path: Path, step: int, model, optimizer, scheduler, sampler, history) -> None:
@@ -120,47 +191,75 @@ def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: 
     model.to(dev)
     if hasattr(loss, "to"):
         loss = loss.to(dev)
-    optimizer = make_optimizer(model.parameters(), config)
+    optimizer = make_optimizer(model.parameters(), config, dev)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     history, start = History(), 0
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
     if ckpt is not None and ckpt.exists():
         start, history = _load_checkpoint(ckpt, model, optimizer, scheduler, sampler)
+    bf16 = dev.type == "cuda" and config.precision == "bf16"
 
+    def per_instance_loss(x: torch.Tensor) -> torch.Tensor:
+        y = x if target is None else target(x)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            output = model(x)
+        return loss(output.float() if bf16 else output, y)   # the loss itself in fp32
+
+    def gradients(forward: Callable, x: torch.Tensor) -> torch.Tensor:
+        per_instance = forward(x)
+        optimizer.zero_grad(set_to_none=True)
+        per_instance.sum().backward()
+        return per_instance
+
+    forward = per_instance_loss
     window_sum, window_len = None, 0
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, desc=description, disable=not progress,
                mininterval=1.0, leave=False)
-    for step in range(start, config.steps):
-        x = sampler(config.batch_size)
-        if step == start and x.device.type != dev.type:
-            raise ValueError(f"sampler generates on {x.device}, but the model is on {dev}")
-        y = x if target is None else target(x)
-        per_instance = loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        per_instance.sum().backward()
-        optimizer.step()
-        scheduler.step()
+    with matmul_precision(dev, config.precision), cpu_threads(dev):
+        for step in range(start, config.steps):
+            x = sampler(config.batch_size)
+            if step == start:
+                if x.device.type != dev.type:
+                    raise ValueError(f"sampler generates on {x.device}, but the model is on {dev}")
+                if should_compile(config, x.numel(), dev):
+                    forward = compiled(per_instance_loss, dev)
+            if forward is not per_instance_loss and dev.type == "cuda":
+                torch.compiler.cudagraph_mark_step_begin()
+            try:
+                per_instance = gradients(forward, x)
+            except Exception as err:  # a compiler missing or failing must not stop the book
+                if step != start or forward is per_instance_loss:
+                    raise
+                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training eagerly",
+                              stacklevel=2)
+                forward = per_instance_loss
+                per_instance = gradients(forward, x)
+            optimizer.step()
+            scheduler.step()
 
-        detached = per_instance.detach()
-        window_sum = detached if window_sum is None else window_sum + detached
-        window_len += 1
-        last = step + 1 == config.steps
-        if (step + 1) % config.log_every == 0 or last:
-            mean = (window_sum / window_len).cpu().numpy()  # the only host sync in the loop
-            if not np.all(np.isfinite(mean)):
-                bad = np.flatnonzero(~np.isfinite(mean))
-                raise FloatingPointError(
-                    f"loss became non-finite at step {step + 1} in instance(s) {bad[:10].tolist()}"
-                    f"{' ...' if bad.size > 10 else ''}: lower lr (now {config.lr}) or check the data")
-            history.append(step + 1, mean.astype(np.float64), scheduler.get_last_lr()[0])
-            window_sum, window_len = None, 0
-            bar.set_postfix(loss=f"{mean.mean():.4g}")
-        bar.update(1)
-        if ckpt is not None and ((step + 1) % config.checkpoint_every == 0 or last):
-            _save_checkpoint(ckpt, step + 1, model, optimizer, scheduler, sampler, history)
+            detached = per_instance.detach()
+            window_sum = detached.clone() if window_sum is None else window_sum.add_(detached)
+            window_len += 1
+            last = step + 1 == config.steps
+            if (step + 1) % config.log_every == 0 or last:
+                mean = (window_sum / window_len).cpu().numpy()  # the only host sync in the loop
+                if not np.all(np.isfinite(mean)):
+                    bad = np.flatnonzero(~np.isfinite(mean))
+                    raise FloatingPointError(
+                        f"loss became non-finite at step {step + 1} in instance(s) {bad[:10].tolist()}"
+                        f"{' ...' if bad.size > 10 else ''}: lower lr (now {config.lr}) or check the data")
+                history.append(step + 1, mean.astype(np.float64), scheduler.get_last_lr()[0])
+                window_sum, window_len = None, 0
+                bar.set_postfix(loss=f"{mean.mean():.4g}")
+            if step == start:
+                history.first_step_seconds = time.perf_counter() - t0
+            bar.update(1)
+            if ckpt is not None and ((step + 1) % config.checkpoint_every == 0 or last):
+                _save_checkpoint(ckpt, step + 1, model, optimizer, scheduler, sampler, history)
     bar.close()
     history.seconds += time.perf_counter() - t0
+    history.compiled = forward is not per_instance_loss
     return history
 
 
