@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lib.configs import TrainConfig, resolve_device
-from lib.train import cpu_threads, evaluate, should_compile, train
+from lib.train import evaluate, should_compile, train
 
 from . import reference
 from .cases import all_cases
@@ -232,8 +232,7 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min)", flush=True)
-    with cpu_threads(device):  # the thread count lib.train will use
-        peak, peak_threads = matmul_peak(device), torch.get_num_threads()
+    peak, peak_threads = matmul_peak(device), torch.get_num_threads()
     peak_tf32 = matmul_peak(device, tf32=True) if device.type == "cuda" else None
     rows = []
     for case in cases:

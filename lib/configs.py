@@ -137,7 +137,7 @@ class TrainConfig:
     warmup_steps   length of the linear warm-up for the warmup schedules
     log_every      steps between loss-history entries (each is the mean over its window)
     checkpoint_path  file to save to every ``checkpoint_every`` steps and resume from
-    compile        torch.compile the forward + loss: "auto" (where it pays: large runs, see
+    compile        torch.compile the forward + loss: "auto" (on CUDA only, see
                    ``lib.train.should_compile``), True, or False; falls back to eager if it fails
     precision      CUDA matmuls: "tf32" (default), "fp32", or "bf16" (autocast, fp32 loss);
                    ignored on the CPU, which always computes in fp32

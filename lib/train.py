@@ -11,7 +11,7 @@ live here and nowhere else.
 
 Speed without changing the result: the optimiser step is fused (one kernel for all
 parameters), the forward + loss can be ``torch.compile``d (``TrainConfig.compile``), the
-loss reaches the host only once per logging window, a busy CPU is used with one thread, and
+loss reaches the host only once per logging window, and
 on CUDA matmuls use TF32 (or bf16 autocast) as ``TrainConfig.precision`` says. ``bench/``
 measures it against a plain loop.
 """
@@ -94,34 +94,17 @@ def make_optimizer(params, config: TrainConfig, device="cpu") -> torch.optim.Opt
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
-# On the CPU, compiling costs tens of seconds and saves a few ns per batch element and step
-# (fused elementwise passes): it pays from about this many elements x steps. Measured: README.
-COMPILE_ABOVE = 1e9
-
-
 def should_compile(config: TrainConfig, batch_elements: int, device: torch.device) -> bool:
-    """``config.compile``, with "auto" resolved: always on CUDA, on the CPU for large runs."""
+    """``config.compile``, with "auto" resolved: on CUDA only.
+
+    On the CPU compiling costs 20-45 s per run (and a C++ toolchain) and saves a few ns per
+    batch element and step (README, "Speed"): worth it only for long runs, so it is opt-in
+    there (``compile=True``). Keeping the CPU default eager also keeps a chapter's numbers
+    independent of whether a compiler happens to be installed.
+    """
     if config.compile != "auto":
         return bool(config.compile)
-    return device.type == "cuda" or batch_elements * config.steps >= COMPILE_ABOVE
-
-
-@contextlib.contextmanager
-def cpu_threads(device: torch.device):
-    """One CPU thread while the machine is oversubscribed (1-min load > 1.5 x cores).
-
-    Every parallel op waits for its slowest thread; when other processes hold the cores,
-    that is a scheduler time slice (~10 ms) per op, and a step of a small model gets 5-25x
-    slower than on one thread (measured: README, "Speed"). Restored afterwards.
-    """
-    busy = device.type == "cpu" and hasattr(os, "getloadavg") and os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
-    before = torch.get_num_threads()
-    if busy:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return device.type == "cuda"
 
 
 def compiled(fn: Callable, device: torch.device) -> Callable:
@@ -216,7 +199,7 @@ def train(model: torch.nn.Module, sampler: Callable[[int], torch.Tensor], loss: 
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, desc=description, disable=not progress,
                mininterval=1.0, leave=False)
-    with matmul_precision(dev, config.precision), cpu_threads(dev):
+    with matmul_precision(dev, config.precision):
         for step in range(start, config.steps):
             x = sampler(config.batch_size)
             if step == start:

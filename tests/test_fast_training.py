@@ -85,11 +85,12 @@ def test_errors_after_the_first_step_are_not_swallowed():
                   TrainConfig(steps=10, log_every=5, compile=False), device="cpu", progress=False)
 
 
-def test_compile_auto_decides_by_size_on_the_cpu():
+def test_compile_auto_means_cuda_only():
     cpu = torch.device("cpu")
     small = TrainConfig(steps=1000)
     assert not should_compile(small, 1000, cpu)
-    assert should_compile(TrainConfig(steps=10_000), 1024 * 20 * 200, cpu)
+    assert not should_compile(TrainConfig(steps=10_000), 1024 * 20 * 200, cpu)  # opt-in on the CPU
+    assert should_compile(TrainConfig(steps=10), 1, torch.device("cuda"))
     assert should_compile(TrainConfig(steps=10, compile=True), 1, cpu)
     assert not should_compile(TrainConfig(steps=10**6, compile=False), 10**6, cpu)
 
