@@ -160,7 +160,9 @@ def plot_phase_diagram(phase, r, density, ax=None, *, title: str | None = None, 
         present = set(np.unique(phase).tolist())
         handles = [Patch(color=palette[k], label=names[k]) for k in range(len(names)) if k in present]
         handles += ax.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, fontsize=7, loc="lower left", framealpha=0.85)
+        # below the axes, so that no cell of the diagram is hidden
+        ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)
     return ax
 
 

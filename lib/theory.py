@@ -350,24 +350,14 @@ def optimal_bias_2x1(W1, W2, r, density, *, bias_range: tuple[float, float] = (-
     return b1, b2, (e1 + r * e2) / 2
 
 
-def _compass_minimize(f, x0: np.ndarray, step: float = 0.1, tol: float = 1e-6, max_iter: int = 2000):
-    """Vectorised compass (pattern) search from each row of x0 [P, d].
-
-    ``f(x [P', k, d], rows [P']) -> [P', k]`` evaluates problems ``rows`` at k points each.
-
-    Tries ±step along every axis and along the two diagonals of the first two axes (the
-    valleys of the n=2 loss run diagonally in (W1, W2)); moves to the best improvement,
-    else halves the step.
-    Deterministic and derivative-free; converges to a local minimum of a smooth f.
-    """
-    x = np.array(x0, dtype=np.float64)
+def _compass_search(f, x: np.ndarray, fx: np.ndarray, step: float, tol: float, max_iter: int):
+    """Compass search from each row of x [P, d] (loss fx [P]); see ``_compass_minimize``."""
     p, d = x.shape
     dirs = [np.eye(d)[k] for k in range(d)]
     if d >= 2:
         dirs += [(np.eye(d)[0] + sign * np.eye(d)[1]) / np.sqrt(2) for sign in (1, -1)]
     dirs = np.array(dirs + [-v for v in dirs])                                   # [D, d]
     h = np.full(p, float(step))
-    fx = f(x[:, None], np.arange(p))[:, 0]
     for _ in range(max_iter):
         live = np.flatnonzero(h > tol)          # only unconverged problems are evaluated
         if live.size == 0:
@@ -381,6 +371,66 @@ def _compass_minimize(f, x0: np.ndarray, step: float = 0.1, tol: float = 1e-6, m
         fx[live[move]] = fbest[move]
         # grow the step after a success (to travel along valleys), halve it after a failure
         h[live] = np.where(move, np.minimum(h[live] * 1.5, step), h[live] / 2)
+    return x, fx
+
+
+def _hessians(f, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """Central-difference Hessians ``[P, d, d]`` of f at each row of x [P, d] (one call of f)."""
+    p, d = x.shape
+    eye = np.eye(d) * h
+    offsets = [np.zeros(d)] + [s * eye[i] for i in range(d) for s in (1, -1)]
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    offsets += [si * eye[i] + sj * eye[j] for i, j in pairs for si in (1, -1) for sj in (1, -1)]
+    values = f(x[:, None, :] + np.array(offsets)[None], np.arange(p))            # [P, K]
+    H = np.empty((p, d, d))
+    for i in range(d):
+        H[:, i, i] = (values[:, 1 + 2 * i] - 2 * values[:, 0] + values[:, 2 + 2 * i]) / h ** 2
+    base = 1 + 2 * d
+    for k, (i, j) in enumerate(pairs):
+        pp, pm, mp, mm = (values[:, base + 4 * k + q] for q in range(4))
+        H[:, i, j] = H[:, j, i] = (pp - pm - mp + mm) / (4 * h ** 2)
+    return H
+
+
+def _compass_minimize(f, x0: np.ndarray, step: float = 0.1, tol: float = 1e-6, max_iter: int = 2000,
+                      escapes: int = 4, escape_step: float = 0.05):
+    """Vectorised compass (pattern) search from each row of x0 [P, d], with saddle escapes.
+
+    ``f(x [P', k, d], rows [P']) -> [P', k]`` evaluates problems ``rows`` at k points each.
+
+    Compass search tries ±step along every axis and along the two diagonals of the first
+    two axes (the valleys of the n=2 loss run diagonally in (W1, W2)); it moves to the
+    best improvement, else halves the step. It can stall at a saddle whose descent
+    direction mixes several axes (for the n=2 loss: weights and biases together), so at
+    convergence a finite-difference Hessian is checked; along a direction of negative
+    curvature the search restarts ``escape_step`` away, at most ``escapes`` times.
+    Deterministic and derivative-free.
+    """
+    x = np.array(x0, dtype=np.float64)
+    p, _ = x.shape
+    fx = f(x[:, None], np.arange(p))[:, 0]
+    rows = np.arange(p)
+    for attempt in range(escapes + 1):
+        sub = lambda y, live, rows=rows: f(y, rows[live])
+        x[rows], fx[rows] = _compass_search(sub, x[rows].copy(), fx[rows].copy(), step, tol, max_iter)
+        if attempt == escapes:
+            break
+        eigval, eigvec = np.linalg.eigh(_hessians(lambda y, live, rows=rows: f(y, rows[live]), x[rows]))
+        # curvature well below the finite-difference noise of a loss of order 1e-2 .. 1
+        saddle = eigval[:, 0] < -1e-5
+        if not saddle.any():
+            break
+        rows = rows[saddle]
+        direction = eigvec[saddle, :, 0]                                          # [P', d]
+        trial = x[rows, None, :] + escape_step * np.stack([direction, -direction], axis=1)
+        ft = f(trial, rows)
+        pick = np.argmin(ft, axis=1)
+        better = ft[np.arange(rows.size), pick] < fx[rows]
+        x[rows[better]] = trial[np.arange(rows.size), pick][better]
+        fx[rows[better]] = ft[np.arange(rows.size), pick][better]
+        rows = rows[better]
+        if rows.size == 0:
+            break
     return x, fx
 
 
@@ -438,8 +488,10 @@ def exact_optimum_2x1(r, density, *, grid_step: float = 0.25, w_max: float = 1.5
 
     Two stages, both deterministic: (1) the bias-optimised loss on a grid of (W1, W2)
     (W1 >= 0 only: L(W) = L(-W)) with spacing ``grid_step``; (2) compass search from the
-    best grid point and from the ``default_starts_2x1``. Returns ``(params [*G, 4], loss [*G])``
-    with ``G`` the broadcast shape of ``r`` and ``density``.
+    best grid point, from the ``default_starts_2x1`` and from eight unit directions
+    (``direction_starts_2x1``: needed where the minima form a nearly flat ring, r ≈ 1).
+    Returns ``(params [*G, 4], loss [*G])`` with ``G`` the broadcast shape of ``r`` and
+    ``density``.
     """
     r, s = np.broadcast_arrays(np.asarray(r, np.float64), np.asarray(density, np.float64))
     _check_phase_args(2, r, s)
@@ -450,7 +502,8 @@ def exact_optimum_2x1(r, density, *, grid_step: float = 0.25, w_max: float = 1.5
     best = np.argmin(L, axis=-1)[..., None]
     pick = lambda v: np.take_along_axis(np.broadcast_to(v, L.shape), best, axis=-1)[..., 0]
     grid_start = np.stack([pick(A), pick(B), pick(b1), pick(b2)], axis=-1)[..., None, :]
-    starts = np.concatenate([grid_start, default_starts_2x1(s)], axis=-2)       # [*G, 5, 4]
+    ring = np.broadcast_to(direction_starts_2x1(8), (*r.shape, 8, 4))
+    starts = np.concatenate([grid_start, default_starts_2x1(s), ring], axis=-2)  # [*G, 13, 4]
     params, loss = exact_minima_2x1(r, s, starts)
     k = np.argmin(loss, axis=-1)[..., None]
     return (np.take_along_axis(params, k[..., None], axis=-2)[..., 0, :],
@@ -511,11 +564,14 @@ def stratified_loss(W, b, importance, feature_probability, *, activation: str = 
     gen = torch.Generator().manual_seed(int(seed))
     values = torch.rand((samples, n), generator=gen, dtype=torch.float64)
     total = torch.zeros(W.shape[0], dtype=torch.float64)
-    for mask in range(2 ** n):
-        active = torch.tensor([(mask >> i) & 1 for i in range(n)], dtype=torch.bool)
-        prob = torch.where(active, p, 1 - p).prod(dim=-1)                      # [I]
-        x = values * active if mask else torch.zeros((1, n), dtype=torch.float64)
-        out = torch.einsum("sn,inm,ikm->sik", x, W, W) + b                     # [S, I, n]
-        out = torch.relu(out) if activation == "relu" else out
-        total += prob * (imp * (out - x[:, None, :]) ** 2).mean(dim=(0, 2))
+    chunk = max(1, int(2 ** 24 // (samples * n)))          # bounds the [samples, chunk, n] work array
+    for start in range(0, W.shape[0], chunk):
+        part = slice(start, start + chunk)
+        for mask in range(2 ** n):
+            active = torch.tensor([(mask >> i) & 1 for i in range(n)], dtype=torch.bool)
+            prob = torch.where(active, p[part], 1 - p[part]).prod(dim=-1)          # [chunk]
+            x = values * active if mask else torch.zeros((1, n), dtype=torch.float64)
+            out = torch.einsum("sn,inm,ikm->sik", x, W[part], W[part]) + b[part]   # [S, chunk, n]
+            out = torch.relu(out) if activation == "relu" else out
+            total[part] += prob * (imp[part] * (out - x[:, None, :]) ** 2).mean(dim=(0, 2))
     return total.numpy()
