@@ -244,3 +244,15 @@ def test_direction_starts_cover_half_a_circle():
     assert starts.shape == (8, 4)
     np.testing.assert_allclose(np.linalg.norm(starts[:, :2], axis=1), 1.0)
     assert np.all(starts[:, 1] >= 0)
+
+
+def test_compass_search_escapes_a_saddle_its_directions_cannot_see():
+    # descent from the origin only along (1, 0, 1): not one of the search directions
+    def f(x, rows):
+        u, v, w = x[..., 0], x[..., 1], x[..., 2]
+        return (u - w) ** 2 - 0.1 * (u + w) ** 2 + 0.05 * (u + w) ** 4 + v ** 2
+    stalled, f_stalled = theory._compass_minimize(f, np.zeros((1, 3)), step=0.1, tol=1e-6, escapes=0)
+    assert np.allclose(stalled, 0) and f_stalled[0] == 0
+    x, fx = theory._compass_minimize(f, np.zeros((1, 3)), step=0.1, tol=1e-6)
+    np.testing.assert_allclose(np.abs(x[0]), [0.5, 0.0, 0.5], atol=1e-3)
+    assert fx[0] == pytest.approx(-0.05, abs=1e-6)
