@@ -91,3 +91,29 @@ def antipodal_partners(W, *, norm_threshold: float = 0.5, cos_threshold: float =
     ok = ok & ok.transpose(-1, -2)  # the relation must hold both ways
     has = ok.any(dim=-1)
     return torch.where(has, ok.to(torch.int64).argmax(dim=-1), torch.full_like(has, -1, dtype=torch.int64))
+
+
+# ---------------------------------------------- chapter 2: phase change
+#: the three outcomes for a feature (TMS "Superposition as a Phase Change"), as integer codes
+NOT_LEARNED, SUPERPOSED, DEDICATED = 0, 1, 2
+PHASE_NAMES = ("not learned", "superposed", "dedicated")
+
+
+def feature_phase(W, feature: int = -1, *, norm_threshold: float = 0.5,
+                  interference_threshold: float = 0.1) -> torch.Tensor:
+    """Phase of one feature in each model: ``[..., n, m] -> [...]`` int64 codes.
+
+    NOT_LEARNED (0)  ‖W_i‖ <= ``norm_threshold``
+    SUPERPOSED  (1)  represented, and interference Σ_{j≠i}(Ŵ_i·W_j)² > ``interference_threshold``
+    DEDICATED   (2)  represented, interference at most the threshold
+
+    Both measures depend on W only through W Wᵀ, so the phase is the same for W and -W
+    and for any rotation of the hidden space: restarts that differ by such a symmetry
+    get the same phase.
+    """
+    W = _as_tensor(W)
+    norm = feature_norms(W)[..., feature]
+    inter = interference(W)[..., feature]
+    phase = torch.full_like(norm, DEDICATED, dtype=torch.int64)
+    phase = torch.where(inter > interference_threshold, torch.full_like(phase, SUPERPOSED), phase)
+    return torch.where(norm > norm_threshold, phase, torch.full_like(phase, NOT_LEARNED))

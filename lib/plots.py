@@ -112,3 +112,79 @@ def plot_models_grid(Ws: Sequence, bs: Sequence, titles: Sequence[str], *, supti
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     return fig
+
+
+# ---------------------------------------------- chapter 2: phase change
+#: colours of the three outcomes for a feature, indexed by lib.metrics phase codes
+PHASE_COLORS = ("#cfcfcf", "#e6762d", "#3a6fb0")   # not learned, superposed, dedicated
+
+
+def _log_edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges (geometric midpoints) of a log-spaced grid of cell centres."""
+    v = np.log(np.asarray(values, dtype=np.float64))
+    mid = (v[1:] + v[:-1]) / 2
+    return np.exp(np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]]))
+
+
+def plot_phase_diagram(phase, r, density, ax=None, *, title: str | None = None, share=None,
+                       boundaries: Sequence[tuple] = (), legend: bool = True,
+                       palette: Sequence[str] = PHASE_COLORS, names: Sequence[str] | None = None):
+    """Phase of the extra feature on an (r, density) grid, both axes logarithmic.
+
+    ``phase: [R, S]`` integer codes (``lib.metrics`` NOT_LEARNED, SUPERPOSED, DEDICATED) at
+    extra importances ``r [R]`` and densities ``density [S]``. ``share: [R, S]`` in [0, 1]
+    (optional) fades cells whose restarts disagree (1 = unanimous). ``boundaries``: tuples
+    ``(r_curve, density_curve, label)`` drawn as lines on top. ``palette`` and ``names``
+    (default: the three phases of the extra feature) colour and label other categories.
+    """
+    names = [f"extra feature {p}" for p in metrics.PHASE_NAMES] if names is None else list(names)
+    phase = _np(phase).astype(int)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.2))
+    rgba = np.array([colors.to_rgba(palette[k]) for k in phase.ravel()]).reshape(*phase.shape, 4)
+    if share is not None:
+        # blend towards white: a 50/50 split of restarts is drawn at half strength
+        strength = np.clip(_np(share), 0, 1)[..., None]
+        rgba[..., :3] = 1 - (1 - rgba[..., :3]) * (0.35 + 0.65 * strength)
+    # pcolormesh wants [y, x]: density on y, r on x
+    ax.pcolormesh(_log_edges(r), _log_edges(density), np.transpose(rgba, (1, 0, 2)), shading="flat")
+    for k, (rc, sc, label) in enumerate(boundaries):
+        ax.plot(rc, sc, color="k", lw=1.4, ls=("-", "--", ":")[k % 3], label=label)
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("importance r of the extra feature")
+    ax.set_ylabel("feature density 1 - S")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if legend:
+        from matplotlib.patches import Patch
+        present = set(np.unique(phase).tolist())
+        handles = [Patch(color=palette[k], label=names[k]) for k in range(len(names)) if k in present]
+        handles += ax.get_legend_handles_labels()[0]
+        # below the axes, so that no cell of the diagram is hidden
+        ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)
+    return ax
+
+
+def plot_loss_surface(W1, W2, loss, ax=None, *, minima=(), title: str | None = None, levels: int = 20):
+    """Filled contours of a loss over the (W1, W2) plane (n = 2, m = 1), minima marked.
+
+    ``W1, W2, loss: [A, B]`` (a meshgrid with ``indexing="ij"``); ``minima``: (W1, W2)
+    points to mark. Contours are spaced in log(loss - min + 1e-4 × range), so the basins
+    near the minimum stay visible.
+    """
+    W1, W2, loss = _np(W1), _np(W2), _np(loss)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3))
+    lo, hi = float(loss.min()), float(loss.max())
+    shown = np.log10(loss - lo + 1e-4 * (hi - lo))
+    ax.contourf(W1, W2, shown, levels=levels, cmap="viridis_r")
+    ax.contour(W1, W2, shown, levels=levels, colors="k", linewidths=0.2, alpha=0.5)
+    for w1, w2 in minima:
+        ax.plot([w1], [w2], marker="*", color="red", ms=9, mec="white", mew=0.6)
+    ax.set_aspect("equal")
+    ax.set_xlabel("W₁ (normal feature)")
+    ax.set_ylabel("W₂ (extra feature)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
