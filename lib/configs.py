@@ -237,3 +237,274 @@ def importance_decay(n_features: int, base: float) -> np.ndarray:
     n = check_positive_int("n_features", n_features)
     b = check_positive_float("base", base)
     return b ** np.arange(n, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- chapter 3: geometry
+@dataclass
+class FeatureSetsConfig:
+    """The TMS toy model on features grouped into correlated / anticorrelated / independent sets.
+
+    set_sizes        [K] sizes of consecutive feature sets; n_features = Σ set_sizes
+    kinds            [K] (or one for all) "correlated", "anticorrelated" or "independent"
+                     (see ``lib.data.FeatureSets``)
+    n_hidden         m, the hidden dimension
+    n_instances      I, models trained side by side
+    set_probability  1 - S of each set: scalar, [K], [I] or [I, K]; entries in (0, 1]
+    importance       I_i: scalar, [n] or [I, n]; entries > 0
+    activation       "relu" or "linear"
+    """
+
+    set_sizes: Sequence[int]
+    kinds: str | Sequence[str]
+    n_hidden: int
+    n_instances: int = 1
+    set_probability: float | Sequence[float] | np.ndarray = 1.0
+    importance: float | Sequence[float] | np.ndarray = 1.0
+    activation: str = "relu"
+    _p: np.ndarray = field(init=False, repr=False)
+    _imp: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        from .data import check_feature_sets  # data imports configs: import here, not at the top
+
+        self.set_sizes, self.kinds = check_feature_sets(self.set_sizes, self.kinds)
+        self.n_hidden = check_positive_int("n_hidden", self.n_hidden)
+        self.n_instances = check_positive_int("n_instances", self.n_instances)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        p = per_instance_feature("set_probability", self.set_probability, self.n_instances, len(self.set_sizes),
+                                 vector_is_per_feature=len(self.set_sizes) != self.n_instances)
+        self._p = check_probabilities("set_probability", p)
+        imp = per_instance_feature("importance", self.importance, self.n_instances, self.n_features,
+                                   vector_is_per_feature=True)
+        if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
+            raise ValueError("importance must be positive and finite for every feature")
+        self._imp = imp
+
+    @property
+    def n_features(self) -> int:
+        return int(sum(self.set_sizes))
+
+    @property
+    def set_probability_matrix(self) -> np.ndarray:
+        """``[I, K]`` probability that each set is active (1 - S)."""
+        return self._p
+
+    @property
+    def importance_matrix(self) -> np.ndarray:
+        """``[I, n]`` importance weights of the loss."""
+        return self._imp
+
+
+# ---------------------------------------------------------------- chapter 4: computation
+TARGETS = ("identity", "abs", "relu")
+
+
+def _check_value_range(value_range) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be a pair (low, high), got {value_range!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        raise ValueError(f"value_range must satisfy low < high (finite), got {value_range!r}")
+    return low, high
+
+
+def _check_importance(values, n_instances: int, n_features: int) -> np.ndarray:
+    imp = per_instance_feature("importance", values, n_instances, n_features, vector_is_per_feature=True)
+    if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
+        raise ValueError("importance must be positive and finite for every feature")
+    return imp
+
+
+@dataclass
+class ReLUHiddenConfig:
+    """The TMS "ReLU hidden layer" model h = ReLU(W x [+ b_h]), x' = ReLU(Wᵀ h + b).
+
+    n_features, n_hidden, n_instances, feature_probability, importance: as ``ToyModelConfig``
+    hidden_bias   give the hidden layer a bias b_h (the paper's "weakness" experiment):
+                  a bool, or one bool per instance
+    value_range   active features are uniform on this interval (TMS: (0, 1))
+    """
+
+    n_features: int
+    n_hidden: int
+    n_instances: int = 1
+    feature_probability: float | Sequence[float] | np.ndarray = 1.0
+    importance: float | Sequence[float] | np.ndarray = 1.0
+    hidden_bias: bool | Sequence[bool] = False
+    value_range: tuple[float, float] = (0.0, 1.0)
+    _p: np.ndarray = field(init=False, repr=False)
+    _imp: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.n_features = check_positive_int("n_features", self.n_features)
+        self.n_hidden = check_positive_int("n_hidden", self.n_hidden)
+        self.n_instances = check_positive_int("n_instances", self.n_instances)
+        self.value_range = _check_value_range(self.value_range)
+        p = per_instance_feature("feature_probability", self.feature_probability,
+                                 self.n_instances, self.n_features)
+        self._p = check_probabilities("feature_probability", p)
+        self._imp = _check_importance(self.importance, self.n_instances, self.n_features)
+        flags = np.asarray(self.hidden_bias).reshape(-1)
+        if flags.size not in (1, self.n_instances) or flags.dtype != np.bool_:
+            raise ValueError(f"hidden_bias must be a bool or n_instances={self.n_instances} bools, "
+                             f"got {self.hidden_bias!r}")
+
+    @property
+    def feature_probability_matrix(self) -> np.ndarray:
+        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
+        return self._p
+
+    @property
+    def importance_matrix(self) -> np.ndarray:
+        """``[I, n]`` importance weights of the loss."""
+        return self._imp
+
+
+@dataclass
+class MLPConfig:
+    """An untied MLP y' = act_out(W_out act_h(W_in x [+ b_in]) [+ b]) computing ``target(x)``.
+
+    n_features, n_hidden, n_instances, feature_probability, importance: as ``ToyModelConfig``
+    value_range        active features are uniform on this interval; (-1, 1) for signed data
+    target             "abs" (TMS absolute value), "relu" (attenuated ReLU) or "identity"
+    exponent           q of the Lp loss mean I_i |y_i - y'_i|^q: a number >= 1 or one per
+                       instance ``[I]`` (2: MSE; 4: the attenuated-ReLU report's L4)
+    hidden_activation  "relu" or "linear";  out_activation: "relu" or "linear"
+    hidden_bias        hidden bias b_in;  out_bias: output bias b
+    n_active_hidden    None (all neurons), or an int / ``[I]`` ints in [1, n_hidden]:
+                       instance k uses only its first n_active_hidden[k] neurons
+    init_scale         multiplies the Xavier-normal init std of both weight matrices (> 0)
+    """
+
+    n_features: int
+    n_hidden: int
+    n_instances: int = 1
+    feature_probability: float | Sequence[float] | np.ndarray = 1.0
+    importance: float | Sequence[float] | np.ndarray = 1.0
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    target: str = "abs"
+    exponent: float | Sequence[float] | np.ndarray = 2.0
+    hidden_activation: str = "relu"
+    out_activation: str = "relu"
+    hidden_bias: bool = False
+    out_bias: bool = True
+    n_active_hidden: int | Sequence[int] | None = None
+    init_scale: float = 1.0
+    _p: np.ndarray = field(init=False, repr=False)
+    _imp: np.ndarray = field(init=False, repr=False)
+    _q: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.n_features = check_positive_int("n_features", self.n_features)
+        self.n_hidden = check_positive_int("n_hidden", self.n_hidden)
+        self.n_instances = check_positive_int("n_instances", self.n_instances)
+        self.value_range = _check_value_range(self.value_range)
+        check_choice("target", self.target, TARGETS)
+        check_choice("hidden_activation", self.hidden_activation, ACTIVATIONS)
+        check_choice("out_activation", self.out_activation, ACTIVATIONS)
+        p = per_instance_feature("feature_probability", self.feature_probability,
+                                 self.n_instances, self.n_features)
+        self._p = check_probabilities("feature_probability", p)
+        self._imp = _check_importance(self.importance, self.n_instances, self.n_features)
+        q = np.asarray(self.exponent, dtype=np.float64)
+        q = np.full(self.n_instances, float(q)) if q.ndim == 0 else q
+        if q.shape != (self.n_instances,) or not np.all(np.isfinite(q)) or np.any(q < 1):
+            raise ValueError(f"exponent must be a number >= 1 or n_instances={self.n_instances} of them, "
+                             f"got {self.exponent!r}")
+        self._q = q
+        self.init_scale = check_positive_float("init_scale", self.init_scale)
+        if self.n_active_hidden is not None:
+            counts = np.asarray(self.n_active_hidden).reshape(-1)
+            if counts.size not in (1, self.n_instances) or not np.all(counts == np.round(counts)):
+                raise ValueError(f"n_active_hidden must be an int or n_instances={self.n_instances} ints, "
+                                 f"got {self.n_active_hidden!r}")
+            if counts.min() < 1 or counts.max() > self.n_hidden:
+                raise ValueError(f"n_active_hidden must lie in [1, n_hidden={self.n_hidden}], "
+                                 f"got {self.n_active_hidden!r}")
+
+    @property
+    def feature_probability_matrix(self) -> np.ndarray:
+        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
+        return self._p
+
+    @property
+    def importance_matrix(self) -> np.ndarray:
+        """``[I, n]`` importance weights of the loss."""
+        return self._imp
+
+    @property
+    def exponents(self) -> np.ndarray:
+        """``[I]`` loss exponent q of each instance."""
+        return self._q
+
+
+# ---------------------------------------------------------------- chapter 5: the frustrated denoiser
+DENOISER_LOSSES = ("rebalanced", "mse", "softmax")
+DENOISER_REGIMES = ("any", "superposition", "no_superposition")
+
+
+@dataclass
+class DenoiserConfig:
+    """The sparse denoiser y = D φ(E x) on noisy k-hot inputs (Vaintrob 2026).
+
+    n_features        d, input/output dimension (the features)
+    n_hidden          h, the hidden layer (neurons)
+    n_instances       I, models trained side by side
+    k                 active features per input (the post: 2 or 3), 1 <= k <= d
+    noise_std         σ of the Gaussian noise on every coordinate, in [0, 0.15]
+    nonlinearity      "tanh3" (φ = tanh³) or "gelu"
+    loss              "rebalanced" (on/off L^p, see ``lib.losses.rebalanced_loss``),
+                      "mse" (plain, degenerate), "softmax" (cross-entropy)
+    loss_power        p of the re-balanced loss (> 0); loss_root: take the 1/p-th power
+    encoder_init_std, decoder_init_std   init scales (None: torch's nn.Linear default
+                      std, 1/√(3d) and 1/√(3h))
+    regime            "superposition" insists on h < d, "no_superposition" on h > d
+    """
+
+    n_features: int
+    n_hidden: int
+    n_instances: int = 1
+    k: int = 2
+    noise_std: float = 0.05
+    nonlinearity: str = "tanh3"
+    loss: str = "rebalanced"
+    loss_power: float = 2.0
+    loss_root: bool = True
+    encoder_init_std: float | None = None
+    decoder_init_std: float | None = None
+    regime: str = "any"
+
+    def __post_init__(self):
+        self.n_features = check_positive_int("n_features", self.n_features)
+        self.n_hidden = check_positive_int("n_hidden", self.n_hidden)
+        self.n_instances = check_positive_int("n_instances", self.n_instances)
+        check_choice("regime", self.regime, DENOISER_REGIMES)
+        if self.regime == "superposition" and self.n_hidden >= self.n_features:
+            raise ValueError(
+                f"n_hidden must be < n_features for superposition (regime='superposition'), "
+                f"got n_hidden={self.n_hidden}, n_features={self.n_features}")
+        if self.regime == "no_superposition" and self.n_hidden <= self.n_features:
+            raise ValueError(
+                f"n_hidden must be > n_features for the control without superposition "
+                f"(regime='no_superposition'), got n_hidden={self.n_hidden}, n_features={self.n_features}")
+        self.k = check_positive_int("k", self.k)
+        if self.k > self.n_features:
+            raise ValueError(f"k must be <= n_features={self.n_features}, got {self.k}")
+        std = float(self.noise_std)
+        if not (math.isfinite(std) and 0 <= std <= 0.15):
+            raise ValueError(f"noise_std must lie in [0, 0.15], got {self.noise_std!r}")
+        self.noise_std = std
+        check_choice("nonlinearity", self.nonlinearity, ("tanh3", "gelu"))
+        check_choice("loss", self.loss, DENOISER_LOSSES)
+        self.loss_power = check_positive_float("loss_power", self.loss_power)
+        for name in ("encoder_init_std", "decoder_init_std"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, check_positive_float(name, value))
+
+    def swapped(self) -> "DenoiserConfig":
+        """The control with d and h exchanged: the same number of weights, h > d."""
+        from dataclasses import replace
+        regime = {"superposition": "no_superposition", "no_superposition": "superposition"}.get(self.regime, "any")
+        return replace(self, n_features=self.n_hidden, n_hidden=self.n_features, regime=regime)

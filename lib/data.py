@@ -206,3 +206,228 @@ def scatter_sparse_(flat: torch.Tensor, row_groups: list[dict], n: int, low: flo
             flat.scatter_(0, index.masked_fill_(outside, flat.numel() - 1).flatten(), values.flatten())
             last[todo] = offset[:, -1]
             todo = todo[last[todo] < rows["length"][todo]]
+
+
+# ----------------------------------------------------------------------------- chapter 3: geometry
+# Correlated and anticorrelated feature sets (TMS, "Correlated and Anticorrelated Features").
+SET_KINDS = ("independent", "correlated", "anticorrelated")
+
+
+def check_feature_sets(set_sizes, kinds) -> tuple[list[int], list[str]]:
+    """Validate a partition of the features into consecutive sets; return (sizes, kinds)."""
+    sizes = [check_positive_int("set_sizes entry", s) for s in np.atleast_1d(np.asarray(set_sizes)).tolist()]
+    kinds = [kinds] * len(sizes) if isinstance(kinds, str) else list(kinds)
+    if len(kinds) != len(sizes):
+        raise ValueError(f"kinds must name one kind per set ({len(sizes)} sets), got {len(kinds)}")
+    for k in kinds:
+        if k not in SET_KINDS:
+            raise ValueError(f"kinds entries must be one of {list(SET_KINDS)}, got {k!r}")
+    return sizes, kinds
+
+
+class FeatureSets:
+    """Features in consecutive sets that are active together, one at a time, or independently.
+
+    ``set_sizes`` [K] partitions the n = Σ set_sizes features into consecutive sets, and
+    ``kinds`` [K] says how each set is drawn, with p = ``set_probability[k, s]`` (1 - S of
+    set s in instance k; broadcastable to ``[I, K]``, entries in (0, 1]):
+
+    - ``"correlated"``: one draw decides whether the whole set is zero (prob. 1 - p);
+      otherwise every member takes its own independent U[0, 1] value;
+    - ``"anticorrelated"``: the set is zero with prob. 1 - p; otherwise exactly one
+      member, chosen uniformly, takes a U[0, 1] value and the others are zero;
+    - ``"independent"``: each member is active with prob. p on its own (``SparseUniform``).
+
+    Different sets are independent of each other.
+    """
+
+    def __init__(self, set_sizes, kinds, set_probability, *, seed: int = 0, device="cpu"):
+        sizes, kinds = check_feature_sets(set_sizes, kinds)
+        p = check_probabilities("set_probability", set_probability)
+        if p.ndim != 2 or p.shape[1] != len(sizes):
+            raise ValueError(f"set_probability must be [n_instances, n_sets={len(sizes)}], got shape {p.shape}")
+        self.device = resolve_device(device)
+        self.set_sizes, self.kinds = sizes, kinds
+        self.probability = torch.as_tensor(p, dtype=torch.float32, device=self.device)  # [I, K]
+        set_of = np.repeat(np.arange(len(sizes)), sizes)                                  # [n]
+        position = np.concatenate([np.arange(s) for s in sizes])                          # [n]
+        kind_of = np.array([SET_KINDS.index(kinds[s]) for s in set_of])
+        as_t = lambda a, dtype: torch.as_tensor(a, dtype=dtype, device=self.device)
+        self.set_of = as_t(set_of, torch.long)
+        self.position = as_t(position, torch.float32)
+        self.size_of = as_t(np.asarray(sizes)[set_of], torch.float32)
+        self.independent = as_t(kind_of == 0, torch.bool)
+        self.anticorrelated = as_t(kind_of == 2, torch.bool)
+        self.generator = make_generator(seed, self.device)
+
+    @property
+    def n_instances(self) -> int:
+        return self.probability.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.set_of.shape[0])
+
+    def __call__(self, batch_size: int) -> torch.Tensor:
+        """Return ``x: [B, I, n]`` float32 on the sampler's device."""
+        b = check_positive_int("batch_size", batch_size)
+        n_sets = len(self.set_sizes)
+        rand = lambda *shape: torch.rand(shape, generator=self.generator, device=self.device)
+        p_feature = self.probability[:, self.set_of]                                   # [I, n]
+        set_active = (rand(b, self.n_instances, n_sets) < self.probability)[..., self.set_of]
+        own_active = rand(b, self.n_instances, self.n_features) < p_feature
+        active = torch.where(self.independent, own_active, set_active)
+        # anticorrelated: member floor(u * size) of the set is the active one
+        chosen = (rand(b, self.n_instances, n_sets)[..., self.set_of] * self.size_of).floor()
+        active &= ~self.anticorrelated | (chosen == self.position)
+        values = rand(b, self.n_instances, self.n_features)
+        return torch.where(active, values, torch.zeros((), device=self.device))
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class SharedSparseUniform:
+    """``SparseUniform`` with common random numbers: every instance sees the same uniforms.
+
+    Instance k's feature i is active when u_i < p_{k,i}, with one u per sample shared by
+    all instances (and one shared value). Each instance alone has exactly the
+    distribution of ``SparseUniform``; across instances the draws are coupled, so the
+    *difference* between two instances' losses is measured with much less noise. Meant
+    for evaluation (e.g. comparing restarts or geometries at the same sparsity).
+    """
+
+    def __init__(self, feature_probability, *, seed: int = 0, device="cpu"):
+        p = check_probabilities("feature_probability", feature_probability)
+        if p.ndim != 2:
+            raise ValueError(f"feature_probability must be [n_instances, n_features], got shape {p.shape}")
+        self.device = resolve_device(device)
+        self.probability = torch.as_tensor(p, dtype=torch.float32, device=self.device)
+        self.generator = make_generator(seed, self.device)
+
+    @property
+    def n_instances(self) -> int:
+        return self.probability.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.probability.shape[1]
+
+    def __call__(self, batch_size: int) -> torch.Tensor:
+        """Return ``x: [B, I, n]`` float32; ``x[:, k]`` and ``x[:, l]`` share their uniforms."""
+        b = check_positive_int("batch_size", batch_size)
+        shape = (b, 1, self.n_features)
+        u = torch.rand(shape, generator=self.generator, device=self.device)
+        values = torch.rand(shape, generator=self.generator, device=self.device)
+        return torch.where(u < self.probability, values, torch.zeros((), device=self.device))
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+# ---------------------------------------------------------------- chapter 4: computation
+class SharedAcrossInstances:
+    """Common random numbers for restarts: one draw per group, copied to every instance of it.
+
+    ``base`` is a sampler with G instances (one per setting, e.g. per sparsity) and
+    ``groups`` an ``[I]`` sequence of group indices in [0, G). ``sampler(B)`` returns
+    ``base(B)[:, groups]``: ``[B, I, n]``, so the restarts of one setting are evaluated on
+    identical inputs and their losses differ only by what the models learned (picking the
+    best of k restarts is then not decided by sampling noise).
+    """
+
+    def __init__(self, base, groups):
+        self.base = base
+        self.groups = torch.as_tensor(np.asarray(groups, dtype=np.int64))
+        g = getattr(base, "n_instances", None)
+        if self.groups.ndim != 1 or self.groups.numel() == 0:
+            raise ValueError(f"groups must be a non-empty 1-D sequence, got shape {tuple(self.groups.shape)}")
+        if self.groups.min() < 0 or (g is not None and self.groups.max() >= g):
+            raise ValueError(f"groups must lie in [0, {g}) (the base sampler's instances), "
+                             f"got values in [{int(self.groups.min())}, {int(self.groups.max())}]")
+
+    @property
+    def n_instances(self) -> int:
+        return self.groups.numel()
+
+    def __call__(self, batch_size: int) -> torch.Tensor:
+        x = self.base(batch_size)
+        return x[:, self.groups.to(x.device)]
+
+    def state_dict(self) -> dict:
+        return self.base.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base.load_state_dict(state)
+
+
+# ---------------------------------------------------------------- chapter 5: the frustrated denoiser
+DENOISER_NOISE_CLIP = 0.49  # |ξ| is clipped here so that round(x) recovers x* exactly
+
+
+class KHotNoise:
+    """Noisy k-hot inputs of the sparse denoiser: x = x* + ξ, ``[B, I, d]``.
+
+    x* has exactly ``k`` coordinates equal to 1 (a uniformly random k-subset of the d
+    features, drawn independently for every sample and instance) and 0 elsewhere; ξ is
+    iid Gaussian with standard deviation ``noise_std`` on every coordinate, clipped to
+    ``|ξ| <= 0.49`` so that the clean target is exactly ``torch.round(x)``
+    (see ``denoising_target``): the target stays a function of the input and the
+    ``train(..., target=...)`` protocol is unchanged. For ``noise_std <= 0.1`` the clip
+    acts on fewer than one coordinate in a million (|ξ| > 4.9 σ).
+    """
+
+    def __init__(self, n_features: int, n_instances: int = 1, *, k: int = 2, noise_std: float = 0.05,
+                 seed: int = 0, device="cpu"):
+        self.n_features = check_positive_int("n_features", n_features)
+        self.n_instances = check_positive_int("n_instances", n_instances)
+        self.k = check_positive_int("k", k)
+        if self.k > self.n_features:
+            raise ValueError(f"k must be <= n_features={self.n_features}, got {k}")
+        std = float(noise_std)
+        if not 0 <= std <= 0.15:
+            raise ValueError(f"noise_std must lie in [0, 0.15] (noise must stay << 1 so that rounding "
+                             f"denoises), got {noise_std!r}")
+        self.noise_std = std
+        self.device = resolve_device(device)
+        self.generator = make_generator(seed, self.device)
+
+    def clean(self, batch_size: int) -> torch.Tensor:
+        """x*: ``[B, I, d]`` k-hot vectors (float32, exactly k ones per sample and instance)."""
+        b = check_positive_int("batch_size", batch_size)
+        shape = (b, self.n_instances, self.n_features)
+        # sampling without replacement in O(k²) per sample: the m-th index is uniform over
+        # the d - m features not chosen yet (r-th free one: step r past each chosen index <= r)
+        chosen = torch.empty((b, self.n_instances, 0), dtype=torch.int64, device=self.device)
+        for m in range(self.k):
+            r = torch.randint(0, self.n_features - m, (b, self.n_instances), generator=self.generator,
+                              device=self.device)
+            for c in chosen.sort(dim=-1).values.unbind(-1):
+                r = r + (r >= c)
+            chosen = torch.cat([chosen, r[..., None]], dim=-1)
+        return torch.zeros(shape, device=self.device).scatter_(-1, chosen, 1.0)
+
+    def __call__(self, batch_size: int) -> torch.Tensor:
+        """x = x* + ξ: ``[B, I, d]`` float32 on the sampler's device."""
+        x = self.clean(batch_size)
+        if self.noise_std > 0:
+            noise = torch.randn(x.shape, generator=self.generator, device=self.device) * self.noise_std
+            x = x + noise.clamp_(-DENOISER_NOISE_CLIP, DENOISER_NOISE_CLIP)
+        return x
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def denoising_target(x: torch.Tensor) -> torch.Tensor:
+    """The denoiser's target x* = round(x) ("round each coordinate to the nearest integer")."""
+    return torch.round(x)

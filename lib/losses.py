@@ -6,6 +6,7 @@ it would be if that instance were trained alone.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -29,3 +30,121 @@ class ImportanceWeightedMSE:
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return weighted_mse(output, target, self.importance)
+
+
+# ---------------------------------------------------------------- chapter 4: computation
+def _abs_power(err: torch.Tensor, exponent: float) -> torch.Tensor:
+    """|err|^q; small integer q by repeated multiplication (pow with a float exponent goes
+    through exp/log and dominated the step time on CPU)."""
+    q = float(exponent)
+    if q.is_integer() and 1 <= q <= 16:
+        k, base, out = int(q), err.abs(), None
+        while k:
+            if k & 1:
+                out = base if out is None else out * base
+            k >>= 1
+            if k:
+                base = base * base
+        return out
+    return err.abs().pow(q)
+
+
+def lp_loss(output: torch.Tensor, target: torch.Tensor, exponent: float = 2.0, importance=None) -> torch.Tensor:
+    """Lp loss with one exponent q, mean over batch and features: ``[B, I, n] -> [I]``.
+
+    L_k = mean_{b, i} I_{k,i} |y_{b,k,i} - y'_{b,k,i}|^q. ``importance``: None (all 1)
+    or ``[I, n]``. q = 2 is the (importance-weighted) MSE; q = 4 the loss of the
+    attenuated-ReLU report. For one exponent per instance use ``LpLoss``.
+    """
+    powered = _abs_power(output - target, exponent)
+    if importance is not None:
+        powered = importance * powered
+    return powered.mean(dim=(0, 2))
+
+
+class LpLoss:
+    """Lp loss with exponents and importances bound: a ``loss(output, target) -> [I]``.
+
+    exponent    q >= 1: a number, or one per instance ``[I]`` (models trained with
+                different losses share one batched run)
+    importance  None, or ``[I, n]`` positive weights
+    """
+
+    def __init__(self, exponent, importance=None):
+        q = np.asarray(exponent, dtype=np.float64)
+        if q.ndim > 1 or q.size == 0 or not np.all(np.isfinite(q)) or np.any(q < 1):
+            raise ValueError(f"exponent must be a number >= 1 or a vector [I] of them, got {exponent!r}")
+        # one shared exponent: the cheap multiplication path; else a per-instance pow
+        self.exponent = float(q.flat[0]) if np.all(q == q.flat[0]) else torch.as_tensor(q, dtype=torch.float32)
+        self.importance = None if importance is None else torch.as_tensor(importance, dtype=torch.float32)
+
+    def to(self, device) -> "LpLoss":
+        if isinstance(self.exponent, torch.Tensor):
+            self.exponent = self.exponent.to(device)
+        if self.importance is not None:
+            self.importance = self.importance.to(device)
+        return self
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not isinstance(self.exponent, torch.Tensor):
+            return lp_loss(output, target, self.exponent, self.importance)
+        if len(self.exponent) != output.shape[1]:
+            raise ValueError(f"LpLoss has {len(self.exponent)} exponents but the output has "
+                             f"{output.shape[1]} instances")
+        powered = (output - target).abs().pow(self.exponent[:, None])
+        if self.importance is not None:
+            powered = self.importance * powered
+        return powered.mean(dim=(0, 2))
+
+
+# ---------------------------------------------------------------- chapter 5: the frustrated denoiser
+def rebalanced_loss(output: torch.Tensor, target: torch.Tensor, *, power: float = 2.0,
+                    root: bool = True) -> torch.Tensor:
+    """The re-balanced denoising loss, ``[B, I, d] -> [I]``.
+
+    Splits the coordinates by the clean target: "on" (x* = 1) and "off" (x* = 0), and
+    averages each group separately, so the k on-coordinates weigh as much as the d - k
+    off-coordinates:
+
+        L = (mean_on |y - 1|^p)^(1/p) + (mean_off |y|^p)^(1/p)      (root=True)
+        L =  mean_on |y - 1|^p        +  mean_off |y|^p             (root=False)
+
+    Means are over the batch and the coordinates of each group. The all-zero output
+    scores 1 (root) or 1 (no root) whatever d, where plain MSE would give it k/d.
+    """
+    on = target > 0.5
+    err = (output - target).abs().pow(power)
+    n_on = on.sum(dim=(0, 2)).clamp_min(1)
+    n_off = (~on).sum(dim=(0, 2)).clamp_min(1)
+    on_term = torch.where(on, err, torch.zeros((), device=err.device)).sum(dim=(0, 2)) / n_on
+    off_term = torch.where(on, torch.zeros((), device=err.device), err).sum(dim=(0, 2)) / n_off
+    if root:
+        return on_term.pow(1 / power) + off_term.pow(1 / power)
+    return on_term + off_term
+
+
+class RebalancedLoss:
+    """``rebalanced_loss`` with its options bound: a ``loss(output, target) -> [I]``."""
+
+    def __init__(self, power: float = 2.0, root: bool = True):
+        if not float(power) > 0:
+            raise ValueError(f"power must be > 0, got {power!r}")
+        self.power, self.root = float(power), bool(root)
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return rebalanced_loss(output, target, power=self.power, root=self.root)
+
+
+def denoising_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Plain MSE, mean over batch and coordinates: ``[B, I, d] -> [I]`` (degenerate for sparse x*)."""
+    return (output - target).pow(2).mean(dim=(0, 2))
+
+
+def softmax_cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of softmax(y) against the normalised target x*/‖x*‖₁, ``[B, I, d] -> [I]``.
+
+    Treats the output as logits over the d features; for a k-hot target this is the mean
+    of -log softmax(y)_i over the k active features i.
+    """
+    weights = target / target.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    return -(weights * torch.log_softmax(output, dim=-1)).sum(dim=-1).mean(dim=0)
