@@ -49,3 +49,33 @@ def test_sparse_expansion_matches_full_loss_when_sparse():
     mc = total / batches
     assert abs(mc - approx) / approx < 0.05
     assert theory.zero_sparse_loss(W, b, imp) == np.mean(imp * np.maximum(b, 0) ** 2)
+
+
+def test_two_sparse_loss_matches_monte_carlo():
+    W, b, imp = random_model(n=5, m=2, seed=4)
+    n = W.shape[0]
+    exact = theory.two_sparse_loss(W, b, imp)
+    assert np.allclose(exact, exact.T) and np.all(np.diag(exact) == 0)
+    g = np.random.default_rng(5)
+    G = W @ W.T
+    for i, k in [(0, 1), (1, 3), (2, 4)]:
+        x = np.zeros((200_000, n))
+        x[:, i], x[:, k] = g.uniform(size=200_000), g.uniform(size=200_000)
+        per_sample = np.mean(imp * (np.maximum(x @ G + b, 0) - x) ** 2, axis=1)
+        se = per_sample.std() / np.sqrt(per_sample.size)
+        assert abs(exact[i, k] - per_sample.mean()) < 5 * se + 1e-4 * exact[i, k]
+
+
+def test_expansion_terms_sum_to_the_full_loss_to_second_order():
+    # p = 0.02 with n = 8 (np = 0.16): the k = 2 term carries ~15% of the loss, k >= 3 about 2%
+    W, b, imp = random_model(n=8, m=3, seed=6)
+    p = 0.02
+    terms = theory.sparse_expansion_terms(W, b, imp, p)
+    assert np.isclose(terms[:2].sum(), theory.sparse_expansion_loss(W, b, imp, p))
+    x = torch.as_tensor(SparseUniform(np.full((1, 8), p), seed=7)(1_000_000)[:, 0], dtype=torch.float64)
+    Wt, bt = torch.tensor(W), torch.tensor(b)
+    mc = (torch.tensor(imp) * (torch.relu(x @ Wt @ Wt.T + bt) - x) ** 2).mean().item()  # SE ~0.5% of mc
+    two_terms, three_terms = abs(terms[:2].sum() - mc) / mc, abs(terms.sum() - mc) / mc
+    assert two_terms > 0.1           # two terms are not enough here...
+    assert three_terms < 0.05        # ...three are, up to the k >= 3 remainder
+    assert three_terms < two_terms / 5
