@@ -253,15 +253,17 @@ def away_from_boundaries(n_features: int, r, density, *, samples: int = 9) -> np
     """``[R, S]`` bool: is grid point (r_i, s_j) at least one grid step from every theoretical boundary?
 
     ``r [R]`` and ``density [S]`` are log-spaced grids. A point counts as "away" when the
-    theoretical phase of the extra feature is the same everywhere in the box of half-width
-    one grid step in log r and log s around it (checked on ``samples``² points; densities
-    above 1 are clipped to 1).
+    theoretical phase of the extra feature is the same everywhere in the open box of
+    half-width one grid step in log r and log s around it (checked on ``samples``² points;
+    densities above 1 are clipped to 1). The box is open: a boundary exactly one step away
+    (the line r = 1 seen from the grid columns next to it) does not count, so the answer
+    does not depend on how the ties at r = 1 round.
     """
     r, s = np.asarray(r, np.float64), np.asarray(density, np.float64)
     if r.ndim != 1 or s.ndim != 1 or r.size < 2 or s.size < 2:
         raise ValueError("r and density must be 1-D grids with at least two points each")
     dr, ds = np.diff(np.log(r)).mean(), np.diff(np.log(s)).mean()
-    offsets = np.linspace(-1, 1, samples)
+    offsets = np.linspace(-1, 1, samples) * (1 - 1e-6)   # open box: shrink by a relative 1e-6
     rr = r[:, None, None, None] * np.exp(dr * offsets)[None, None, :, None]
     ss = np.minimum(s[None, :, None, None] * np.exp(ds * offsets)[None, None, None, :], 1.0)
     phases = extra_feature_phases(n_features, rr, ss).reshape(r.size, s.size, -1)

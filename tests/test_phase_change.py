@@ -232,6 +232,17 @@ def test_away_from_boundaries_marks_points_near_the_boundary():
         theory.away_from_boundaries(2, np.array([1.0]), s)
 
 
+def test_away_from_boundaries_uses_an_open_box():
+    # n = 3, odd grid: the column r = 1 is the boundary dedicated | not dedicated; the columns next
+    # to it are exactly one step away, so all of their sparse points (s < 0.3) are "away", whatever
+    # the rounding of r_i / step (before the box was made open, some were and some were not)
+    r, s = np.geomspace(0.1, 10, 11), np.geomspace(0.01, 1, 11)
+    away = theory.away_from_boundaries(3, r, s)
+    sparse = s < 0.3
+    assert not away[5].any()                      # on the boundary
+    assert away[6, sparse].all() and away[4, s < 0.05].all()
+
+
 def test_distinct_minima_merge_mirror_images():
     params = np.array([[0.7, 0.7, 0, 0], [-0.7, -0.7, 0, 0], [1.0, -1.0, 0, 0], [-1.0, 1.0, 0.0, 0.0]])
     found = theory.distinct_minima_2x1(params, np.array([0.2, 0.2, 0.1, 0.1]))
