@@ -631,8 +631,9 @@ def sign_constant_neurons(S) -> tuple[torch.Tensor, torch.Tensor]:
 def distinct_values(values, gap: float, min_share: float = 0.0) -> dict:
     """Group 1-D values into clusters separated by gaps larger than ``gap``.
 
-    Returns numpy arrays ``centres``, ``counts``, ``spreads`` (std within each cluster)
-    of the clusters holding at least ``min_share`` of the values, and ``n_dropped``,
+    Returns numpy arrays ``centres``, ``counts``, ``spreads`` (std within each cluster),
+    ``lows`` and ``highs`` (its smallest and largest value) of the clusters holding at
+    least ``min_share`` of the values, and ``n_dropped``,
     the number of values in the smaller clusters. Used on the control model, whose
     weights sit on a few discrete values.
     """
@@ -644,6 +645,7 @@ def distinct_values(values, gap: float, min_share: float = 0.0) -> dict:
     keep = [g for g in groups if g.size >= min_share * v.size]
     return {"centres": np.array([g.mean() for g in keep]), "counts": np.array([g.size for g in keep]),
             "spreads": np.array([g.std() for g in keep]),
+            "lows": np.array([g[0] for g in keep]), "highs": np.array([g[-1] for g in keep]),
             "n_dropped": int(v.size - sum(g.size for g in keep))}
 
 
