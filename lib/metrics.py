@@ -629,21 +629,29 @@ def sign_constant_neurons(S) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def distinct_values(values, gap: float, min_share: float = 0.0) -> dict:
-    """Group 1-D values into clusters separated by gaps larger than ``gap``.
+    """Group 1-D values into dense clusters separated by gaps larger than ``gap``.
 
-    Returns numpy arrays ``centres``, ``counts``, ``spreads`` (std within each cluster)
-    of the clusters holding at least ``min_share`` of the values, and ``n_dropped``,
-    the number of values in the smaller clusters. Used on the control model, whose
+    A 1-D density rule first: a value is *dense* when at least ``min_share`` of all
+    values (and at least 2) lie within ``gap / 2`` of it; the other values are strays
+    and are left out, so that a few stray values between two clusters cannot bridge
+    them. The dense values are then split wherever two neighbours differ by more than
+    ``gap``. Returns numpy arrays ``centres``, ``counts``, ``spreads`` (std within each
+    cluster), ``lows`` and ``highs`` (its smallest and largest value) of the clusters
+    holding at least ``min_share`` of the values, and ``n_dropped``, the number of
+    values left out (strays and smaller clusters). Used on the control model, whose
     weights sit on a few discrete values.
     """
     v = np.sort(np.asarray(_as_tensor(values).reshape(-1)))
     if v.size == 0:
         raise ValueError("distinct_values needs at least one value")
-    cuts = np.flatnonzero(np.diff(v) > gap) + 1
-    groups = np.split(v, cuts)
+    neighbours = np.searchsorted(v, v + gap / 2, side="right") - np.searchsorted(v, v - gap / 2, side="left")
+    dense = v[neighbours >= max(2, min_share * v.size)]
+    cuts = np.flatnonzero(np.diff(dense) > gap) + 1
+    groups = np.split(dense, cuts) if dense.size else []
     keep = [g for g in groups if g.size >= min_share * v.size]
     return {"centres": np.array([g.mean() for g in keep]), "counts": np.array([g.size for g in keep]),
             "spreads": np.array([g.std() for g in keep]),
+            "lows": np.array([g[0] for g in keep]), "highs": np.array([g[-1] for g in keep]),
             "n_dropped": int(v.size - sum(g.size for g in keep))}
 
 

@@ -196,8 +196,15 @@ def test_distinct_values_counts_discrete_levels():
     out = metrics.distinct_values(values, gap=0.05)
     assert len(out["centres"]) == 5 and np.allclose(out["centres"], levels.numpy(), atol=1e-3)
     assert out["spreads"].max() < 2e-4 and out["n_dropped"] == 0
+    assert np.all(out["lows"] <= out["centres"]) and np.all(out["centres"] <= out["highs"])
+    assert np.all(out["highs"][:-1] < out["lows"][1:])  # sorted, non-overlapping clusters
     few = metrics.distinct_values(torch.cat([values, torch.tensor([3.0])]), gap=0.05, min_share=0.01)
     assert len(few["centres"]) == 5 and few["n_dropped"] == 1
+    # a sparse chain of strays between two levels must not bridge them
+    bridge = torch.linspace(-1.35, -0.75, 30)
+    bridged = metrics.distinct_values(torch.cat([values, bridge]), gap=0.05, min_share=0.01)
+    assert len(bridged["centres"]) == 5 and bridged["n_dropped"] >= 25
+    assert bridged["spreads"].max() < 2e-4
 
 
 def test_iid_test_accepts_iid_and_rejects_structure():
