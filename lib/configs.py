@@ -179,8 +179,25 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------- TMS toy model
+class FeatureMatrices:
+    """The ``[I, n]`` matrices a validated config exposes (set as ``_p`` and ``_imp`` in ``__post_init__``)."""
+
+    _p: np.ndarray
+    _imp: np.ndarray
+
+    @property
+    def feature_probability_matrix(self) -> np.ndarray:
+        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
+        return self._p
+
+    @property
+    def importance_matrix(self) -> np.ndarray:
+        """``[I, n]`` importance weights of the loss."""
+        return self._imp
+
+
 @dataclass
-class ToyModelConfig:
+class ToyModelConfig(FeatureMatrices):
     """The TMS autoencoder family: n features squeezed into m hidden dimensions.
 
     n_features           n, the number of input features
@@ -220,16 +237,6 @@ class ToyModelConfig:
         if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
             raise ValueError("importance must be positive and finite for every feature")
         self._imp = imp
-
-    @property
-    def feature_probability_matrix(self) -> np.ndarray:
-        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
-        return self._p
-
-    @property
-    def importance_matrix(self) -> np.ndarray:
-        """``[I, n]`` importance weights of the loss."""
-        return self._imp
 
 
 def importance_decay(n_features: int, base: float) -> np.ndarray:
@@ -317,7 +324,7 @@ def _check_importance(values, n_instances: int, n_features: int) -> np.ndarray:
 
 
 @dataclass
-class ReLUHiddenConfig:
+class ReLUHiddenConfig(FeatureMatrices):
     """The TMS "ReLU hidden layer" model h = ReLU(W x [+ b_h]), x' = ReLU(Wᵀ h + b).
 
     n_features, n_hidden, n_instances, feature_probability, importance: as ``ToyModelConfig``
@@ -350,19 +357,9 @@ class ReLUHiddenConfig:
             raise ValueError(f"hidden_bias must be a bool or n_instances={self.n_instances} bools, "
                              f"got {self.hidden_bias!r}")
 
-    @property
-    def feature_probability_matrix(self) -> np.ndarray:
-        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
-        return self._p
-
-    @property
-    def importance_matrix(self) -> np.ndarray:
-        """``[I, n]`` importance weights of the loss."""
-        return self._imp
-
 
 @dataclass
-class MLPConfig:
+class MLPConfig(FeatureMatrices):
     """An untied MLP y' = act_out(W_out act_h(W_in x [+ b_in]) [+ b]) computing ``target(x)``.
 
     n_features, n_hidden, n_instances, feature_probability, importance: as ``ToyModelConfig``
@@ -422,16 +419,6 @@ class MLPConfig:
             if counts.min() < 1 or counts.max() > self.n_hidden:
                 raise ValueError(f"n_active_hidden must lie in [1, n_hidden={self.n_hidden}], "
                                  f"got {self.n_active_hidden!r}")
-
-    @property
-    def feature_probability_matrix(self) -> np.ndarray:
-        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
-        return self._p
-
-    @property
-    def importance_matrix(self) -> np.ndarray:
-        """``[I, n]`` importance weights of the loss."""
-        return self._imp
 
     @property
     def exponents(self) -> np.ndarray:

@@ -290,7 +290,7 @@ class FeatureSets:
         self.generator.set_state(state["generator"])
 
 
-class SharedSparseUniform:
+class SharedSparseUniform(SparseUniform):
     """``SparseUniform`` with common random numbers: every instance sees the same uniforms.
 
     Instance k's feature i is active when u_i < p_{k,i}, with one u per sample shared by
@@ -301,20 +301,7 @@ class SharedSparseUniform:
     """
 
     def __init__(self, feature_probability, *, seed: int = 0, device="cpu"):
-        p = check_probabilities("feature_probability", feature_probability)
-        if p.ndim != 2:
-            raise ValueError(f"feature_probability must be [n_instances, n_features], got shape {p.shape}")
-        self.device = resolve_device(device)
-        self.probability = torch.as_tensor(p, dtype=torch.float32, device=self.device)
-        self.generator = make_generator(seed, self.device)
-
-    @property
-    def n_instances(self) -> int:
-        return self.probability.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.probability.shape[1]
+        super().__init__(feature_probability, seed=seed, device=device, method="dense")
 
     def __call__(self, batch_size: int) -> torch.Tensor:
         """Return ``x: [B, I, n]`` float32; ``x[:, k]`` and ``x[:, l]`` share their uniforms."""

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from replay import Replay
 
 from lib import metrics, theory
 from lib.configs import MLPConfig, ReLUHiddenConfig, TrainConfig
@@ -14,18 +15,6 @@ from lib.experiments import one_hot_responses, target_function, train_mlp, train
 from lib.losses import LpLoss, lp_loss, weighted_mse
 from lib.models import ReLUHiddenModel, TwoLayerMLP, dedicated_neurons_mlp
 from lib.train import train
-
-
-class Replay:
-    """Replays recorded batches, optionally one instance's slice of them."""
-
-    def __init__(self, batches, instance=None):
-        self.batches, self.instance, self.i = batches, instance, 0
-
-    def __call__(self, batch_size):
-        x = self.batches[self.i]
-        self.i += 1
-        return x if self.instance is None else x[:, self.instance:self.instance + 1]
 
 
 # ------------------------------------------------------------------------- models

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from replay import Replay
 
 from lib.configs import ToyModelConfig, TrainConfig
 from lib.data import SparseUniform
@@ -10,18 +11,6 @@ from lib.experiments import best_per_group, train_toy_model
 from lib.losses import ImportanceWeightedMSE
 from lib.models import ToyModel
 from lib.train import evaluate, lr_lambda, train
-
-
-class Replay:
-    """A sampler that replays recorded batches, optionally one instance's slice of them."""
-
-    def __init__(self, batches, instance=None):
-        self.batches, self.instance, self.i = batches, instance, 0
-
-    def __call__(self, batch_size):
-        x = self.batches[self.i]
-        self.i += 1
-        return x if self.instance is None else x[:, self.instance:self.instance + 1]
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])
