@@ -122,6 +122,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def check_importance(values, n_instances: int, n_features: int) -> np.ndarray:
+    """Importances I_i as ``[I, n]`` (a 1-D vector of length n is per feature); every entry > 0 and finite."""
+    imp = per_instance_feature("importance", values, n_instances, n_features, vector_is_per_feature=True)
+    if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
+        raise ValueError("importance must be positive and finite for every feature")
+    return imp
+
+
 # ----------------------------------------------------------------------------- training
 @dataclass
 class TrainConfig:
@@ -179,21 +187,26 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------- TMS toy model
-class FeatureMatrices:
-    """The ``[I, n]`` matrices a validated config exposes (set as ``_p`` and ``_imp`` in ``__post_init__``)."""
+class ImportanceMatrix:
+    """``importance_matrix`` of a validated config (set as ``_imp`` in ``__post_init__``)."""
 
-    _p: np.ndarray
     _imp: np.ndarray
-
-    @property
-    def feature_probability_matrix(self) -> np.ndarray:
-        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
-        return self._p
 
     @property
     def importance_matrix(self) -> np.ndarray:
         """``[I, n]`` importance weights of the loss."""
         return self._imp
+
+
+class FeatureMatrices(ImportanceMatrix):
+    """Adds ``feature_probability_matrix`` (set as ``_p`` in ``__post_init__``)."""
+
+    _p: np.ndarray
+
+    @property
+    def feature_probability_matrix(self) -> np.ndarray:
+        """``[I, n]`` probability that each feature is non-zero (1 - S)."""
+        return self._p
 
 
 @dataclass
@@ -232,11 +245,7 @@ class ToyModelConfig(FeatureMatrices):
         p = per_instance_feature("feature_probability", self.feature_probability,
                                  self.n_instances, self.n_features)
         self._p = check_probabilities("feature_probability", p)
-        imp = per_instance_feature("importance", self.importance, self.n_instances, self.n_features,
-                                   vector_is_per_feature=True)
-        if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
-            raise ValueError("importance must be positive and finite for every feature")
-        self._imp = imp
+        self._imp = check_importance(self.importance, self.n_instances, self.n_features)
 
 
 def importance_decay(n_features: int, base: float) -> np.ndarray:
@@ -248,7 +257,7 @@ def importance_decay(n_features: int, base: float) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- chapter 3: geometry
 @dataclass
-class FeatureSetsConfig:
+class FeatureSetsConfig(ImportanceMatrix):
     """The TMS toy model on features grouped into correlated / anticorrelated / independent sets.
 
     set_sizes        [K] sizes of consecutive feature sets; n_features = Σ set_sizes
@@ -281,11 +290,7 @@ class FeatureSetsConfig:
         p = per_instance_feature("set_probability", self.set_probability, self.n_instances, len(self.set_sizes),
                                  vector_is_per_feature=len(self.set_sizes) != self.n_instances)
         self._p = check_probabilities("set_probability", p)
-        imp = per_instance_feature("importance", self.importance, self.n_instances, self.n_features,
-                                   vector_is_per_feature=True)
-        if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
-            raise ValueError("importance must be positive and finite for every feature")
-        self._imp = imp
+        self._imp = check_importance(self.importance, self.n_instances, self.n_features)
 
     @property
     def n_features(self) -> int:
@@ -295,11 +300,6 @@ class FeatureSetsConfig:
     def set_probability_matrix(self) -> np.ndarray:
         """``[I, K]`` probability that each set is active (1 - S)."""
         return self._p
-
-    @property
-    def importance_matrix(self) -> np.ndarray:
-        """``[I, n]`` importance weights of the loss."""
-        return self._imp
 
 
 # ---------------------------------------------------------------- chapter 4: computation
@@ -314,13 +314,6 @@ def _check_value_range(value_range) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high) and high > low):
         raise ValueError(f"value_range must satisfy low < high (finite), got {value_range!r}")
     return low, high
-
-
-def _check_importance(values, n_instances: int, n_features: int) -> np.ndarray:
-    imp = per_instance_feature("importance", values, n_instances, n_features, vector_is_per_feature=True)
-    if not np.all(np.isfinite(imp)) or np.any(imp <= 0):
-        raise ValueError("importance must be positive and finite for every feature")
-    return imp
 
 
 @dataclass
@@ -351,7 +344,7 @@ class ReLUHiddenConfig(FeatureMatrices):
         p = per_instance_feature("feature_probability", self.feature_probability,
                                  self.n_instances, self.n_features)
         self._p = check_probabilities("feature_probability", p)
-        self._imp = _check_importance(self.importance, self.n_instances, self.n_features)
+        self._imp = check_importance(self.importance, self.n_instances, self.n_features)
         flags = np.asarray(self.hidden_bias).reshape(-1)
         if flags.size not in (1, self.n_instances) or flags.dtype != np.bool_:
             raise ValueError(f"hidden_bias must be a bool or n_instances={self.n_instances} bools, "
@@ -403,7 +396,7 @@ class MLPConfig(FeatureMatrices):
         p = per_instance_feature("feature_probability", self.feature_probability,
                                  self.n_instances, self.n_features)
         self._p = check_probabilities("feature_probability", p)
-        self._imp = _check_importance(self.importance, self.n_instances, self.n_features)
+        self._imp = check_importance(self.importance, self.n_instances, self.n_features)
         q = np.asarray(self.exponent, dtype=np.float64)
         q = np.full(self.n_instances, float(q)) if q.ndim == 0 else q
         if q.shape != (self.n_instances,) or not np.all(np.isfinite(q)) or np.any(q < 1):
