@@ -1,6 +1,6 @@
 # The superposition book. Two commands do everything on a fresh machine:
 #   make book   execute every chapter at its default (CPU) size and build _build/html
-#   make test   unit tests of lib + execution of every chapter under nbval
+#   make test   lint + unit tests of lib + execution of every chapter under nbval
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -12,6 +12,7 @@ export PYTHONPATH := $(CURDIR)
 export PYTHONUNBUFFERED := 1
 CHAPTERS := $(sort $(wildcard book/[0-9]*.md))
 NBVAL_DIR := _build/nbval
+LINT_DIR := _build/lint
 
 .PHONY: install book test unit chapters bench lint clean
 .DEFAULT_GOAL := book
@@ -31,7 +32,7 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: unit chapters
+test: lint unit chapters
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q
@@ -47,8 +48,13 @@ chapters: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# ruff on lib, tests, bench and on the code cells of each chapter (code fits the page:
+# 88 columns), then the import-linter contracts of lib's layers (pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests bench
+	rm -rf $(LINT_DIR) && $(PY) -m lib.reporting.chapter_code $(LINT_DIR) $(CHAPTERS)
+	$(VENV)/bin/ruff check --no-cache --config 'lint.pycodestyle.max-line-length = 88' --extend-ignore E402,B018 $(LINT_DIR)
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf _build .jupyter_cache .pytest_cache

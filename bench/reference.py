@@ -14,17 +14,35 @@ import torch
 from torch import nn
 
 
-def sparse_uniform_batch(generator: torch.Generator, probability: torch.Tensor, batch_size: int,
-                         low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+def sparse_uniform_batch(
+    generator: torch.Generator,
+    probability: torch.Tensor,
+    batch_size: int,
+    low: float = 0.0,
+    high: float = 1.0,
+) -> torch.Tensor:
     """``[B, I, n]``: each entry U[low, high] with probability p, else 0 (two dense draws)."""
     shape = (batch_size, *probability.shape)
-    values = torch.rand(shape, generator=generator, device=probability.device) * (high - low) + low
-    active = torch.rand(shape, generator=generator, device=probability.device) <= probability
+    values = (
+        torch.rand(shape, generator=generator, device=probability.device) * (high - low)
+        + low
+    )
+    active = (
+        torch.rand(shape, generator=generator, device=probability.device) <= probability
+    )
     return torch.where(active, values, torch.zeros((), device=probability.device))
 
 
-def k_hot_noise_batch(generator: torch.Generator, n_instances: int, n_features: int, batch_size: int,
-                      k: int, noise_std: float, clip: float, device) -> torch.Tensor:
+def k_hot_noise_batch(
+    generator: torch.Generator,
+    n_instances: int,
+    n_features: int,
+    batch_size: int,
+    k: int,
+    noise_std: float,
+    clip: float,
+    device,
+) -> torch.Tensor:
     """``[B, I, d]`` noisy k-hot inputs: k random coordinates set to 1, plus clipped Gaussian noise."""
     shape = (batch_size, n_instances, n_features)
     idx = torch.rand(shape, generator=generator, device=device).topk(k, dim=-1).indices
@@ -36,7 +54,13 @@ def k_hot_noise_batch(generator: torch.Generator, n_instances: int, n_features: 
 class ToyModel(nn.Module):
     """x' = act(Wᵀ W x + b) with einsum, as in the notebook; ``W: [I, n, m]``, ``b: [I, n]``."""
 
-    def __init__(self, W: torch.Tensor, b: torch.Tensor, relu: bool = True, relu_hidden: bool = False):
+    def __init__(
+        self,
+        W: torch.Tensor,
+        b: torch.Tensor,
+        relu: bool = True,
+        relu_hidden: bool = False,
+    ):
         super().__init__()
         self.W = nn.Parameter(W.detach().clone())
         self.b_final = nn.Parameter(b.detach().clone())
@@ -63,7 +87,9 @@ class Denoiser(nn.Module):
         return torch.einsum("bih,idh->bid", hidden, self.D)
 
 
-def weighted_mse(output: torch.Tensor, target: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
+def weighted_mse(
+    output: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
+) -> torch.Tensor:
     """``[I]``: importance-weighted squared error, mean over batch and features."""
     return (importance * (target - output) ** 2).mean(dim=(0, 2))
 
@@ -71,16 +97,33 @@ def weighted_mse(output: torch.Tensor, target: torch.Tensor, importance: torch.T
 class Loop:
     """The notebook's loop, one ``step()`` at a time (so that bench/ can interleave it with lib's)."""
 
-    def __init__(self, model: nn.Module, make_batch, loss_fn, *, lr: float = 1e-3, weight_decay: float = 0.01,
-                 target=None):
-        self.model, self.make_batch, self.loss_fn, self.target = model, make_batch, loss_fn, target
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    def __init__(
+        self,
+        model: nn.Module,
+        make_batch,
+        loss_fn,
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        target=None,
+    ):
+        self.model, self.make_batch, self.loss_fn, self.target = (
+            model,
+            make_batch,
+            loss_fn,
+            target,
+        )
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=lr, weight_decay=weight_decay
+        )
         self.steps, self.last_loss = 0, None
 
     def step(self, log_every: int = 100) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         batch = self.make_batch()
-        per_instance = self.loss_fn(self.model(batch), batch if self.target is None else self.target(batch))
+        per_instance = self.loss_fn(
+            self.model(batch), batch if self.target is None else self.target(batch)
+        )
         per_instance.sum().backward()
         self.optimizer.step()
         if self.steps % log_every == 0:
@@ -88,7 +131,9 @@ class Loop:
         self.steps += 1
 
 
-def train(model: nn.Module, make_batch, loss_fn, steps: int, *, target=None, **kw) -> dict:
+def train(
+    model: nn.Module, make_batch, loss_fn, steps: int, *, target=None, **kw
+) -> dict:
     """``steps`` steps of ``Loop``; returns wall seconds (total and first step) and the loop."""
     loop = Loop(model, make_batch, loss_fn, target=target, **kw)
     t0 = time.perf_counter()
@@ -96,4 +141,8 @@ def train(model: nn.Module, make_batch, loss_fn, steps: int, *, target=None, **k
     first = time.perf_counter() - t0
     for _ in range(steps - 1):
         loop.step()
-    return {"seconds": time.perf_counter() - t0, "first_step_seconds": first, "loop": loop}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "first_step_seconds": first,
+        "loop": loop,
+    }

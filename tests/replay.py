@@ -10,4 +10,4 @@ class Replay:
     def __call__(self, batch_size):
         x = self.batches[self.i]
         self.i += 1
-        return x if self.instance is None else x[:, self.instance:self.instance + 1]
+        return x if self.instance is None else x[:, self.instance : self.instance + 1]

@@ -1,0 +1,16 @@
+"""The frustrated sparse denoiser (Vaintrob 2026; chapters 5-6). Imports no other family.
+
+config      DenoiserConfig
+data        KHotNoise (x = x* + ξ), denoising_target
+model       Denoiser: y = D φ(E x)
+losses      re-balanced on/off loss, plain MSE, softmax cross-entropy
+structure   weight clusters, the sign matrix S and its statistics
+basins      encoders at the centre of a given sign structure
+plots       the figures
+"""
+
+from .config import DenoiserConfig
+from .data import KHotNoise, denoising_target
+from .model import Denoiser
+
+__all__ = ["Denoiser", "DenoiserConfig", "KHotNoise", "denoising_target"]

@@ -1,0 +1,92 @@
+"""Where results go, and what is saved with them.
+
+Chapters write to ``results_dir`` (a parameter of every chapter). A relative
+``results_dir`` is taken relative to the project root (the folder holding
+``pyproject.toml``), so a chapter writes to the same place whether it is executed by
+jupyter-book (cwd ``book/``), by nbval, by papermill or by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest ancestor of ``start`` (default: cwd) holding pyproject.toml; else cwd."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").exists() and (folder / "lib").is_dir():
+            return folder
+    return here
+
+
+def results_path(results_dir: str | Path) -> Path:
+    """``results_dir`` made absolute (relative to the project root) and created."""
+    path = Path(results_dir)
+    if not path.is_absolute():
+        path = project_root() / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def provenance(config: dict | None = None) -> dict:
+    """Who/what/when of a result: git commit, versions, host, and the run's config."""
+    try:
+        commit = (
+            subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                           cwd=project_root(), timeout=5).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": commit,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "config": jsonable(config or {}),
+    }
+
+
+def jsonable(value):
+    """Convert numpy/torch scalars and arrays (recursively) into JSON-friendly values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def save_weights(
+    results_dir: str | Path, name: str, arrays: dict, config: dict | None = None
+) -> Path:
+    """Save ``arrays`` (tensors or arrays) to ``<results_dir>/<name>.npz`` with a
+    provenance record.
+    """
+    path = results_path(results_dir) / f"{name}.npz"
+    plain = {
+        k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+        for k, v in arrays.items()
+    }
+    np.savez_compressed(path, **plain, provenance=np.array(json.dumps(provenance(config))))
+    return path

@@ -1,0 +1,17 @@
+"""The tied autoencoders of Toy Models of Superposition (chapters 1-3, 7, 8).
+
+config      ToyModelConfig (independent sparse features), FeatureSetsConfig
+            (correlated / anticorrelated sets), phase_grid_config
+model       ToyModel: x' = act(WᵀW x + b), W: [I, n, m]
+data        FeatureSets, the sampler of feature sets
+measures    norms, interference, D_i, D*, represented, antipodal pairs, phases
+polytopes   tegum factors and the polytopes they form
+expansion   the sparsity expansion of the loss, stratified exact losses
+phase       candidate configurations and the exact n = 2, m = 1 loss
+plots       the figures
+"""
+
+from .config import FeatureSetsConfig, ToyModelConfig, phase_grid_config
+from .model import ToyModel
+
+__all__ = ["FeatureSetsConfig", "ToyModel", "ToyModelConfig", "phase_grid_config"]

@@ -1,0 +1,112 @@
+"""Measures of superposition in the TMS autoencoder. Plain tensors in, plain tensors out.
+
+All functions take feature directions ``W: [..., n, m]`` (row i is the direction W_i of
+feature i in the m-dimensional hidden space, the paper's column W_i) with any number of
+leading (instance) axes, and return tensors with those axes kept.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..core.tensors import EPS, as_float64, cosine_similarity
+
+
+def feature_norms(W) -> torch.Tensor:
+    """‖W_i‖: ``[..., n, m] -> [..., n]``. Near 1: represented; near 0: not learned."""
+    return as_float64(W).norm(dim=-1)
+
+
+def _projections(W: torch.Tensor) -> torch.Tensor:
+    """``[..., n, n]`` with entry (i, j) = Ŵ_i · W_j (zero rows for zero-norm features)."""
+    norms = W.norm(dim=-1, keepdim=True)
+    unit = W / norms.clamp_min(EPS)
+    return unit @ W.transpose(-1, -2)
+
+
+def interference(W) -> torch.Tensor:
+    """Σ_{j≠i} (Ŵ_i · W_j)²: ``[..., n, m] -> [..., n]``.
+
+    0 when feature i is orthogonal to every other feature; >= 1 when some group of other
+    features can activate W_i as strongly as feature i itself.
+    """
+    W = as_float64(W)
+    proj2 = _projections(W).pow(2)
+    return proj2.sum(dim=-1) - proj2.diagonal(dim1=-2, dim2=-1)
+
+
+def feature_dimensionality(W) -> torch.Tensor:
+    """D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)²: ``[..., n, m] -> [..., n]``.
+
+    The fraction of a dimension feature i gets: 1 for a dedicated dimension, 1/2 for an
+    antipodal pair, 2/5 for a pentagon in 2-D, 3/4 for a tetrahedron in 3-D. The sum
+    includes j = i. Defined as 0 for a feature with zero norm.
+    """
+    W = as_float64(W)
+    norm2 = W.pow(2).sum(dim=-1)
+    denom = _projections(W).pow(2).sum(dim=-1)
+    return torch.where(norm2 > EPS, norm2 / denom.clamp_min(EPS), torch.zeros_like(norm2))
+
+
+def dimensions_per_feature(W) -> torch.Tensor:
+    """D* = m / ‖W‖_F²: ``[..., n, m] -> [...]``; roughly m divided by the number of
+    features learned.
+    """
+    W = as_float64(W)
+    return W.shape[-1] / W.pow(2).sum(dim=(-1, -2)).clamp_min(EPS)
+
+
+def represented(W, threshold: float = 0.5) -> torch.Tensor:
+    """Boolean ``[..., n]``: ‖W_i‖ > threshold (the book's definition of "represented")."""
+    return feature_norms(W) > threshold
+
+
+def antipodal_partners(
+    W, *, norm_threshold: float = 0.5, cos_threshold: float = -0.95, share_threshold: float = 0.9
+) -> torch.Tensor:
+    """Index of feature i's antipodal partner, or -1: ``[..., n, m] -> [..., n]`` (long).
+
+    Features i and j form an antipodal pair when both are represented
+    (‖W‖ > ``norm_threshold``), point in opposite directions (cos < ``cos_threshold``),
+    and the partner accounts for most of each one's interference
+    ((Ŵ_i · W_j)² > ``share_threshold`` × interference_i): the pair shares a
+    dimension with nobody else.
+    """
+    W = as_float64(W)
+    cos = cosine_similarity(W)
+    proj2 = _projections(W).pow(2)
+    inter = interference(W)
+    rep = represented(W, norm_threshold)
+    ok = (cos < cos_threshold) & rep[..., :, None] & rep[..., None, :]
+    ok &= proj2 > share_threshold * inter[..., :, None]
+    ok = ok & ok.transpose(-1, -2)  # the relation must hold both ways
+    has = ok.any(dim=-1)
+    return torch.where(
+        has, ok.to(torch.int64).argmax(dim=-1), torch.full_like(has, -1, dtype=torch.int64)
+    )
+
+
+#: the three outcomes for a feature (TMS "Superposition as a Phase Change"), as integer codes
+NOT_LEARNED, SUPERPOSED, DEDICATED = 0, 1, 2
+PHASE_NAMES = ("not learned", "superposed", "dedicated")
+
+
+def feature_phase(
+    W, feature: int = -1, *, norm_threshold: float = 0.5, interference_threshold: float = 0.1
+) -> torch.Tensor:
+    """Phase of one feature in each model: ``[..., n, m] -> [...]`` int64 codes.
+
+    NOT_LEARNED (0)  ‖W_i‖ <= ``norm_threshold``
+    SUPERPOSED  (1)  represented, and interference Σ_{j≠i}(Ŵ_i·W_j)² > ``interference_threshold``
+    DEDICATED   (2)  represented, interference at most the threshold
+
+    Both measures depend on W only through W Wᵀ, so the phase is the same for W and -W
+    and for any rotation of the hidden space: restarts that differ by such a symmetry
+    get the same phase.
+    """
+    W = as_float64(W)
+    norm = feature_norms(W)[..., feature]
+    inter = interference(W)[..., feature]
+    phase = torch.full_like(norm, DEDICATED, dtype=torch.int64)
+    phase = torch.where(inter > interference_threshold, torch.full_like(phase, SUPERPOSED), phase)
+    return torch.where(norm > norm_threshold, phase, torch.full_like(phase, NOT_LEARNED))

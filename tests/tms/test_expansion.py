@@ -1,0 +1,99 @@
+"""Exact sparse-expansion terms against Monte Carlo."""
+
+import numpy as np
+import torch
+
+from lib.core.losses import weighted_mse
+from lib.core.sampling import SparseUniform
+from lib.tms.expansion import (
+    one_sparse_loss,
+    sparse_expansion_loss,
+    sparse_expansion_terms,
+    two_sparse_loss,
+    zero_sparse_loss,
+)
+
+
+def random_model(n=6, m=2, seed=0):
+    g = np.random.default_rng(seed)
+    return (
+        g.normal(size=(n, m)) * 0.8,
+        g.normal(size=n) * 0.3 - 0.1,
+        0.9 ** np.arange(n),
+    )
+
+
+def test_one_sparse_loss_matches_monte_carlo():
+    W, b, imp = random_model()
+    n = W.shape[0]
+    exact = one_sparse_loss(W, b, imp)
+    u = np.random.default_rng(1).uniform(size=200_000)
+    G = W @ W.T
+    for i in range(n):
+        x = np.zeros((u.size, n))
+        x[:, i] = u
+        pred = np.maximum(u[:, None] * G[:, i][None, :] + b, 0)
+        mc = np.mean(np.mean(imp * (pred - x) ** 2, axis=1))
+        se = np.std(np.mean(imp * (pred - x) ** 2, axis=1)) / np.sqrt(u.size)
+        assert abs(exact[i] - mc) < 5 * se + 1e-12
+
+
+def test_linear_one_sparse_loss_is_a_polynomial_integral():
+    W = np.array([[1.0, 0.0], [0.6, 0.8]])
+    b = np.zeros(2)
+    # only feature 0 active: output = G[:,0] u, G[:,0] = [1, 0.6]; loss = (1/2) E[(0.6 u)^2] = 0.18/3
+    assert np.isclose(
+        one_sparse_loss(W, b, np.ones(2), activation="linear")[0], 0.5 * 0.36 / 3
+    )
+
+
+def test_sparse_expansion_matches_full_loss_when_sparse():
+    W, b, imp = random_model(n=8, m=3, seed=2)
+    p = 0.002
+    approx = sparse_expansion_loss(W, b, imp, p)
+    sampler = SparseUniform(np.full((1, 8), p), seed=3)
+    Wt, bt = torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    total, batches = 0.0, 200
+    for _ in range(batches):
+        x = sampler(8192)[:, 0]
+        out = torch.relu(x @ Wt @ Wt.T + bt)
+        total += weighted_mse(
+            out[:, None], x[:, None], torch.tensor(imp, dtype=torch.float32)[None]
+        ).item()
+    mc = total / batches
+    assert abs(mc - approx) / approx < 0.05
+    assert zero_sparse_loss(W, b, imp) == np.mean(imp * np.maximum(b, 0) ** 2)
+
+
+def test_two_sparse_loss_matches_monte_carlo():
+    W, b, imp = random_model(n=5, m=2, seed=4)
+    n = W.shape[0]
+    exact = two_sparse_loss(W, b, imp)
+    assert np.allclose(exact, exact.T) and np.all(np.diag(exact) == 0)
+    g = np.random.default_rng(5)
+    G = W @ W.T
+    for i, k in [(0, 1), (1, 3), (2, 4)]:
+        x = np.zeros((200_000, n))
+        x[:, i], x[:, k] = g.uniform(size=200_000), g.uniform(size=200_000)
+        per_sample = np.mean(imp * (np.maximum(x @ G + b, 0) - x) ** 2, axis=1)
+        se = per_sample.std() / np.sqrt(per_sample.size)
+        assert abs(exact[i, k] - per_sample.mean()) < 5 * se + 1e-4 * exact[i, k]
+
+
+def test_expansion_terms_sum_to_the_full_loss_to_second_order():
+    # p = 0.02 with n = 8 (np = 0.16): the k = 2 term carries ~15% of the loss, k >= 3 about 2%
+    W, b, imp = random_model(n=8, m=3, seed=6)
+    p = 0.02
+    terms = sparse_expansion_terms(W, b, imp, p)
+    assert np.isclose(terms[:2].sum(), sparse_expansion_loss(W, b, imp, p))
+    x = torch.as_tensor(
+        SparseUniform(np.full((1, 8), p), seed=7)(1_000_000)[:, 0], dtype=torch.float64
+    )
+    Wt, bt = torch.tensor(W), torch.tensor(b)
+    mc = (
+        (torch.tensor(imp) * (torch.relu(x @ Wt @ Wt.T + bt) - x) ** 2).mean().item()
+    )  # SE ~0.5% of mc
+    two_terms, three_terms = abs(terms[:2].sum() - mc) / mc, abs(terms.sum() - mc) / mc
+    assert two_terms > 0.1  # two terms are not enough here...
+    assert three_terms < 0.05  # ...three are, up to the k >= 3 remainder
+    assert three_terms < two_terms / 5
