@@ -34,7 +34,10 @@ def test_init_does_not_depend_on_instance_count():
     assert not torch.equal(big.W[0], big.W[1])
 
 
-def test_xavier_normal_scale():
-    model = ToyModel(200, 20, 20, seed=0)
-    std = model.W.detach().std().item()
-    assert abs(std - math.sqrt(2 / 220)) < 0.005
+def test_default_init_scale_gives_unit_frobenius_norm_on_average():
+    for n, m in [(200, 20), (20, 5), (5, 2)]:
+        model = ToyModel(n, m, 200, seed=0)
+        assert abs(model.W.detach().std().item() - math.sqrt(1 / (n * m))) < 0.05 / math.sqrt(n * m)
+        frobenius2 = model.W.detach().pow(2).sum(dim=(1, 2))
+        assert abs(frobenius2.mean().item() - 1) < 0.05
+    assert torch.allclose(ToyModel(4, 2, 3, init_std=0.5, seed=0).W.std(), torch.tensor(0.5), atol=0.2)
