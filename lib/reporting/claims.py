@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,9 +132,14 @@ def _fmt(value) -> str:
 class ClaimsTable:
     """Rows of (id, statement, source, expected, measured, tolerance, status, note)."""
 
-    def __init__(self, chapter: str, results_dir: str | Path = "_build/results"):
+    def __init__(self, chapter: str, results_dir: str | Path = "_build/results", *,
+                 namespace: dict | None = None):
+        """``namespace``: the notebook's ``globals()``, so that ``finish`` can state which
+        parameters differ from the chapter's defaults (its provenance box)."""
         self.chapter = chapter
         self.results_dir = results_dir
+        self.namespace = namespace
+        self.started = time.perf_counter()
         self.claims: list[Claim] = []
         self._shown = 0
         self._section: str | None = None
@@ -280,10 +286,13 @@ class ClaimsTable:
         return path
 
     def finish(self, display: bool = True) -> Path:
-        """Show the whole table, write the JSON, and raise ``ClaimsFailed`` if any row failed."""
+        """Show the whole table (and the provenance box when the table knows the notebook's
+        namespace), write the JSON, and raise ``ClaimsFailed`` if any row failed."""
         self._show(self.claims, display)
         self._shown = len(self.claims)
         path = self.save()
+        if self.namespace is not None:
+            self.show_provenance(display)
         if self.failed:
             lines = "\n".join(
                 f"  {c.id}: measured {_fmt(c.measured)}, expected {c.expected} ({c.tolerance})"

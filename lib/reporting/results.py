@@ -90,3 +90,67 @@ def save_weights(
     }
     np.savez_compressed(path, **plain, provenance=np.array(json.dumps(provenance(config))))
     return path
+
+
+def git_state() -> dict:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the project checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=project_root(),
+                                 timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip() if commit else None,
+            "dirty": None if status is None else bool(status.strip())}
+
+
+def chapter_parameters(chapter: str, book_dir: str | Path | None = None) -> dict:
+    """The defaults of a chapter's ``parameters`` cell: ``{name: value}``.
+
+    Read from ``book/<chapter>.md`` (jupytext) and evaluated as plain Python literals
+    (one assignment per line, as every chapter writes them). Empty if the file is missing.
+    """
+    import ast
+
+    import jupytext
+
+    path = Path(book_dir or project_root() / "book") / f"{chapter}.md"
+    if not path.exists():
+        return {}
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            out = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    try:
+                        out[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        out[node.targets[0].id] = ast.unparse(node.value)
+            return out
+    return {}
+
+
+def run_provenance(chapter: str, namespace: dict, seconds: float) -> dict:
+    """What produced a chapter's page: seed, the parameters that differ from the chapter's
+    defaults (values from ``namespace``, the notebook's globals), git commit and dirty flag,
+    versions, device, and wall time in seconds."""
+    defaults = chapter_parameters(chapter)
+    changed = {name: jsonable(namespace[name]) for name, default in defaults.items()
+               if name in namespace and jsonable(namespace[name]) != jsonable(default)}
+    device = namespace.get("device", "auto")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    git = git_state()
+    return {"chapter": chapter, "seed": jsonable(namespace.get("seed")),
+            "changed_parameters": changed,
+            "git_commit": git["commit"], "git_dirty": git["dirty"], "torch": torch.__version__,
+            "device": str(device),
+            "device_name": torch.cuda.get_device_name(0) if str(device).startswith("cuda")
+            and torch.cuda.is_available() else platform.processor() or platform.machine(),
+            "wall_seconds": round(float(seconds), 1),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -153,3 +153,26 @@ def test_small_structures_of_numbers_are_measured_values(tmp_path):
     ]
     with pytest.raises(ValueError, match="reason"):
         t.at_least("z", "s", "src", 1, 0, disagreement="  ")
+
+
+def test_provenance_names_the_parameters_that_differ_from_the_chapter_defaults(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "00_demo.md").write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n"
+        "  name: python3\n---\n\n# Demo\n\n```{code-cell} ipython3\n:tags: [parameters]\n\n"
+        "seed = 0\nsteps = 100\ndevice = \"auto\"\n```\n")
+    from lib.reporting.results import chapter_parameters, run_provenance
+
+    assert chapter_parameters("00_demo", book) == {"seed": 0, "steps": 100, "device": "auto"}
+    import lib.reporting.results as results
+
+    original = results.chapter_parameters
+    results.chapter_parameters = lambda chapter: original(chapter, book)
+    try:
+        record = run_provenance("00_demo", {"seed": 3, "steps": 100, "device": "cpu"}, 12.3)
+    finally:
+        results.chapter_parameters = original
+    assert record["seed"] == 3 and record["changed_parameters"] == {"seed": 3, "device": "cpu"}
+    assert record["wall_seconds"] == 12.3 and "git_dirty" in record and record["device"] == "cpu"
