@@ -87,10 +87,11 @@ def run_limited(command: list[str], limit: float, env: dict, log: Path) -> tuple
     return code, round(time.perf_counter() - start, 1)
 
 
-def bench(out: Path, limit: float, device: str, env: dict) -> dict:
+def bench(out: Path, limit: float, device: str, env: dict, cases: str = "") -> dict:
     report = out / "bench.json"
-    code, seconds = run_limited([sys.executable, "-m", "bench", "--device", device, "--seeds",
-                                 "2", "--out", str(report)], limit, env, out / "bench.log")
+    command = [sys.executable, "-m", "bench", "--device", device, "--seeds", "2",
+               "--out", str(report)] + (["--cases", cases] if cases else [])
+    code, seconds = run_limited(command, limit, env, out / "bench.log")
     result = {"exit": code, "seconds": seconds, "cases": []}
     if code is None:
         result["status"] = f"timeout after {limit:.0f} s"
@@ -137,7 +138,11 @@ def chapter(stem: str, book: Path, out: Path, limit: float, env: dict) -> dict:
         status, why = "pass", "every cell ran; claims fail at reduced steps (expected)"
     else:
         status, why = "FAIL", failure or f"exit {code}: see chapters/{stem}.log"
-    (run_dir / f"{stem}.ipynb").unlink(missing_ok=True)  # large; the log and JSON stay
+    for path in sorted(run_dir.rglob("*"), reverse=True):  # keep the JSON: weights of
+        if path.is_file() and path.suffix != ".json":      # paper-size models and the
+            path.unlink()                                  # notebook are large
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
     return {"chapter": stem, "status": status, "why": why, "seconds": seconds,
             "claims": counts}
 
@@ -179,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench-limit", type=float, default=200, help="seconds for bench")
     parser.add_argument("--parallel", type=int, default=3, help="chapters at once on the GPU")
     parser.add_argument("--skip-bench", action="store_true")
+    parser.add_argument("--bench-cases", default="", help="bench cases (default: all)")
     parser.add_argument("--allow-cpu", action="store_true", help="rehearsal without CUDA")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -197,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         record.update(status="FAIL: no CUDA device", chapters=[], seconds=0.0)
     else:
         if not args.skip_bench:
-            record["bench"] = bench(out, args.bench_limit, "cuda" if cuda else "cpu", env)
+            record["bench"] = bench(out, args.bench_limit, "cuda" if cuda else "cpu", env,
+                                    args.bench_cases)
             print(f"bench: {record['bench']['status']} ({record['bench']['seconds']} s)",
                   flush=True)
         stems = sorted(p.stem for p in book.glob("[0-9]*.md"))
