@@ -286,7 +286,9 @@ class ClaimsTable:
         self._show(new, display)
         return new
 
-    def save(self) -> Path:
+    def save(self, record: dict | None = None) -> Path:
+        """Write ``<chapter>.claims.json`` and ``<chapter>.provenance.json`` (``record``, or
+        ``provenance()`` now)."""
         path = results_path(self.results_dir) / f"{self.chapter}.claims.json"
         rows = []
         for c in self.claims:
@@ -296,7 +298,7 @@ class ClaimsTable:
             rows.append(row)
         path.write_text(json.dumps(rows, indent=2))
         (path.parent / f"{self.chapter}.provenance.json").write_text(
-            json.dumps(self.provenance(), indent=2)
+            json.dumps(record or self.provenance(), indent=2)
         )
         return path
 
@@ -310,10 +312,10 @@ class ClaimsTable:
                                          time.perf_counter() - self.started))
         return record
 
-    def show_provenance(self, display: bool = True) -> dict:
+    def show_provenance(self, display: bool = True, record: dict | None = None) -> dict:
         """The box at the end of the page: seed, changed parameters, commit, torch, device,
         wall time, and the commands that re-run or open the chapter."""
-        record = self.provenance()
+        record = record or self.provenance()
         if display:
             _display_html(pages.provenance_html(record, pages.rerun_commands(self.chapter)),
                           "\n".join(f"{k}: {v}" for k, v in record.items()))
@@ -350,9 +352,10 @@ class ClaimsTable:
         (``show_paper_runs``), and raise ``ClaimsFailed`` if any row of this run failed."""
         self._show(self.claims, display)
         self._shown = len(self.claims)
-        path = self.save()
+        record = self.provenance()
+        path = self.save(record)
         if self.namespace is not None:
-            self.show_provenance(display)
+            self.show_provenance(display, record)
         self.show_paper_runs(display)
         if self.failed:
             lines = "\n".join(

@@ -75,16 +75,17 @@ def make_jobs(chapters: list[str], params: list[str], seeds: list[int], book: Pa
     return jobs
 
 
-def run_job(job: dict, threads: int = 1, pin_gpu: bool = False) -> dict:
-    """Run one job in a subprocess (on a Dask worker); never raises for a failed chapter."""
+def run_job(job: dict, threads: int = 1, pin_gpu: int = 0) -> dict:
+    """Run one job in a subprocess (on a Dask worker); never raises for a failed chapter.
+    ``pin_gpu``: the number of GPUs of a local cluster; worker k then runs on GPU k mod it."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(project_root(
         Path(__file__).parent)) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if pin_gpu:
         try:
             from distributed import get_worker
 
-            env["CUDA_VISIBLE_DEVICES"] = str(get_worker().name)
-        except (ImportError, ValueError):
+            env["CUDA_VISIBLE_DEVICES"] = str(int(get_worker().name) % pin_gpu)
+        except (ImportError, ValueError, TypeError):
             pass
     command = [sys.executable, "-m", "lib.run", job["chapter"], "--book", job["book"],
                "--out", job["out"], "-p", "seed", str(job["seed"])]
@@ -102,7 +103,7 @@ def run_job(job: dict, threads: int = 1, pin_gpu: bool = False) -> dict:
 
 
 def local_cluster(threads: int, workers: int | None):
-    """One worker per GPU, else one per ``threads`` cores; returns (cluster, pin_gpu)."""
+    """One worker per GPU, else one per ``threads`` cores; returns (cluster, GPU count)."""
     from distributed import LocalCluster
 
     gpus = 0
@@ -115,7 +116,7 @@ def local_cluster(threads: int, workers: int | None):
     n = workers or (gpus if gpus else max(1, (os.cpu_count() or 1) // threads))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None)
-    return cluster, bool(gpus)
+    return cluster, gpus
 
 
 def describe(result: dict) -> str:
@@ -133,7 +134,7 @@ def sweep(jobs: list[dict], address: str | None = None, threads: int = 1,
     """Run ``jobs`` on Dask; return one result per job (in completion order)."""
     from distributed import Client, as_completed
 
-    cluster, pin = (None, False) if address else local_cluster(threads, workers)
+    cluster, pin = (None, 0) if address else local_cluster(threads, workers)
     results = []
     try:
         with Client(address or cluster) as client:
