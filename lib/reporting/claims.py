@@ -343,7 +343,8 @@ class ClaimsTable:
             for figure in figures:
                 image = Path(run["path"]) / figure["file"]
                 if image.exists():
-                    _display_image(image, f"{run['name']}: {figure.get('caption', image.name)}")
+                    _display_image(image, f"{run['name']}: {figure.get('caption', image.name)}",
+                                   run["name"])
         return runs
 
     def finish(self, display: bool = True) -> Path:
@@ -380,11 +381,13 @@ def _display_html(html: str, plain: str) -> None:
     display(HTML(html))
 
 
-def _display_image(path: Path, caption: str) -> None:
+def _display_image(path: Path, caption: str, paper_run: str) -> None:
+    """Show a committed run's figure, marked (output metadata ``paper_run``) so that
+    ``lib.run``'s ``export_figures`` does not count it as a figure of the run showing it."""
     try:
         from IPython.display import Image, display
     except ImportError:
         print(f"{caption}: {path}")
         return
-    display(Image(filename=str(path)))
+    display(Image(filename=str(path)), metadata={"paper_run": paper_run})
     _display_html(f"<p><em>{pages.escape(caption)}</em></p>", caption)

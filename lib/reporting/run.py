@@ -241,8 +241,8 @@ def export_figures(notebook: str | Path, folder: str | Path) -> list[dict]:
         k = 0
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if "image/png" not in data:
-                continue
+            if "image/png" not in data or "paper_run" in output.get("metadata", {}):
+                continue  # not an image, or a committed run's figure shown by finish()
             name = f"cell{number:03d}-{k}.png"
             (folder / name).write_bytes(base64.b64decode(data["image/png"]))
             figures.append({"file": f"{folder.name}/{name}", "cell": number,

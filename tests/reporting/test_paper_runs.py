@@ -33,7 +33,7 @@ def test_finish_shows_the_paper_run_beside_the_cpu_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr(claims_module, "_display_html", lambda html, plain: shown.append(html))
     monkeypatch.setattr(claims_module, "_display_image",
-                        lambda path, caption: shown.append(f"IMAGE {path.name} {caption}"))
+                        lambda path, caption, run: shown.append(f"IMAGE {path.name} {caption}"))
     monkeypatch.setattr(ClaimsTable, "_show", lambda self, claims, display: shown.append(
         "TABLE " + ",".join(c.id for c in claims)))
     table = ClaimsTable("01_alpha", tmp_path / "cpu", namespace={"seed": 0})

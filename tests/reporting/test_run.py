@@ -141,7 +141,10 @@ def test_export_figures_writes_pngs_and_an_index(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("## Section one"),
                 nbformat.v4.new_code_cell("plot()", metadata={"tags": ["headline"]},
                                           outputs=[nbformat.v4.new_output(
-                                              "display_data", data={"image/png": png})])]
+                                              "display_data", data={"image/png": png})]),
+                nbformat.v4.new_code_cell("claims.finish()", outputs=[nbformat.v4.new_output(
+                    "display_data", data={"image/png": png},
+                    metadata={"paper_run": "gpu-seed0"})])]  # another run's: not exported
     path = tmp_path / "run.ipynb"
     nbformat.write(nb, str(path))
     figures = export_figures(path, tmp_path / "figures")
