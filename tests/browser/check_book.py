@@ -14,7 +14,7 @@ driven by Python ``playwright`` through ``executable_path``). A page fails if
 - an internal link points to a missing file or to an anchor that its page lacks.
 
 A full-page screenshot of each page goes to ``--screenshots`` (default
-``_build/screenshots``). Prints one line per page and ``browser check: N passed, M failed``;
+``_build/screenshots``). Prints one line per page and ``browser: N passed, M failed``;
 exit status 1 if any page failed.
 """
 
@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"       {problem}")
         failed += bool(problems)
-    print(f"browser check: {len(results) - failed} passed, {failed} failed "
-          f"(screenshots in {args.screenshots})")
+    print(f"screenshots of {len(results)} page(s) in {args.screenshots}")
+    print(f"browser: {len(results) - failed} passed, {failed} failed")  # CI reads this line
     return 1 if failed else 0
 
 

@@ -71,6 +71,6 @@ def test_browser_check_passes_with_a_screenshot_per_page(built_book, capsys):
                        "--screenshots", str(shots), "--chromium", chromium])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "browser check: 4 passed, 0 failed" in out
+    assert "browser: 4 passed, 0 failed" in out
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "book__01_alpha.png", "book__02_beta.png", "book__claims.png", "book__intro.png"]

@@ -38,5 +38,5 @@ def test_each_fault_fails_and_a_clean_page_passes(tmp_path, capsys):
     assert "request to a non-local address (blocked): http://example.com/a.png" in out
     assert "link to a missing file: /nowhere.html" in out
     assert "link to a missing anchor: /good.html#nope" in out
-    assert "browser check: 1 passed, 6 failed" in out
+    assert "browser: 1 passed, 6 failed" in out
     assert len(list((tmp_path / "s").glob("*.png"))) == 7
