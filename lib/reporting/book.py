@@ -129,16 +129,18 @@ def _link(app, fromdoc: str, todoc: str, anchor: str | None, text: str) -> nodes
     return nodes.reference("", text, refuri=uri, internal=True)
 
 
-def _section_link(app, fromdoc: str, doc: str, label: str | None):
-    """A link to the section labelled ``label`` (a MyST label), or plain text."""
+def _section_link(app, fromdoc: str, doc: str, label: str | None, text: str):
+    """``text`` linked to the section labelled ``label`` (a MyST label), else plain."""
     if not label:
-        return nodes.Text("")
+        return nodes.Text(text)
     found = app.env.domaindata["std"]["labels"].get(label)
     if not found:
         _warn(f"claims of {doc}: section label {label!r} is not a label in the book", doc)
-        return nodes.Text(label)
+        return nodes.Text(text)
     target_doc, anchor, title = found
-    return _link(app, fromdoc, target_doc, anchor, title or label)
+    link = _link(app, fromdoc, target_doc, anchor, text)
+    link["reftitle"] = f"measured in: {title or label}"
+    return link
 
 
 def _table(header: list[str], rows: list[list], classes: list[str] | None = None,
@@ -220,16 +222,16 @@ def build_claims_summary(app, fromdoc: str) -> list[nodes.Node]:
         for row in rows:
             word = STATUS_WORDS.get(row.get("status"), "fail")
             table_rows.append([
-                row.get("id", ""), row.get("statement", ""), row.get("source", ""),
+                _section_link(app, fromdoc, doc, row.get("section"), row.get("id", "")),
+                row.get("statement", ""), row.get("source", ""),
                 row.get("expected", ""),
                 _measured(row.get("measured")) + (f" ({row['tolerance']})"
                                                   if row.get("tolerance") else ""),
                 row.get("status", ""), row.get("disagreement") or "",
-                _section_link(app, fromdoc, doc, row.get("section")),
             ])
             classes.append(STATUS_CLASS[word])
-        out.append(_table(["id", "statement", "source", "expected", "measured", "status",
-                           "disagreement reason", "measured in"], table_rows,
+        out.append(_table(["id (links to its section)", "statement", "source", "expected",
+                           "measured", "status", "disagreement reason"], table_rows,
                           ["claims-rows"], classes))
     return out
 
