@@ -110,3 +110,82 @@ def feature_phase(
     phase = torch.full_like(norm, DEDICATED, dtype=torch.int64)
     phase = torch.where(inter > interference_threshold, torch.full_like(phase, SUPERPOSED), phase)
     return torch.where(norm > norm_threshold, phase, torch.full_like(phase, NOT_LEARNED))
+
+
+def mean_predictor_loss(feature_probability, importance=1.0) -> torch.Tensor:
+    """Loss of the trivial predictor that outputs each feature's mean: ``[I, n] -> [I]``.
+
+    For a feature active with probability p, uniform on [0, 1] when active, the best
+    constant output is its mean p/2 and leaves its variance p/3 - p²/4; the
+    importance-weighted MSE (mean over features) of that predictor is
+    mean_i I_i (p_i/3 - p_i²/4). A trained model worse than this has learned less than
+    nothing: e.g. outputs stuck at zero (``dead_outputs``). ``feature_probability`` is the
+    marginal probability of each feature (a config's ``feature_probability_matrix``),
+    ``importance`` broadcasts against it.
+    """
+    p = as_float64(feature_probability)
+    if p.ndim == 0 or bool(((p < 0) | (p > 1)).any()):
+        raise ValueError("feature_probability must be an array of probabilities in [0, 1]")
+    variance = p / 3 - p.pow(2) / 4
+    return (as_float64(importance) * variance).mean(dim=-1)
+
+
+def dead_outputs(W, b) -> torch.Tensor:
+    """Outputs whose ReLU never turns on for inputs in [0, 1]^n: ``[..., n]`` bool.
+
+    ``W: [..., n, m]``, ``b: [..., n]``. Output i is at most b_i + Σ_j max(0, W_i · W_j)
+    over x in [0, 1]^n (each feature adds its positive projection at most once); if that
+    is <= 0 the output is always zero and the model pays E[x_i²] for feature i, more than
+    the trivial predictor's variance.
+    """
+    W, b = as_float64(W), as_float64(b)
+    gram = W @ W.transpose(-1, -2)
+    return b + gram.clamp_min(0).sum(dim=-1) <= 0
+
+
+def partner_cosines(W, set_sizes) -> torch.Tensor:
+    """Cosine between the first two members of each feature set: ``[..., n, m] -> [..., K]``.
+
+    ``set_sizes [K]`` partitions the features into consecutive sets (as in
+    ``FeatureSetsConfig``), each of at least two features; for pairs this is the cosine
+    between the partners.
+    """
+    sizes = [int(s) for s in set_sizes]
+    if any(s < 2 for s in sizes) or sum(sizes) != as_float64(W).shape[-2]:
+        raise ValueError(
+            f"set_sizes must partition the {as_float64(W).shape[-2]} features into sets of "
+            f"at least 2, got {sizes}"
+        )
+    starts = torch.tensor([sum(sizes[:k]) for k in range(len(sizes))])
+    cos = cosine_similarity(W)
+    return cos[..., starts, starts + 1]
+
+
+def set_sum_directions(set_sizes) -> torch.Tensor:
+    """``[K, n]`` unit vectors (1, ..., 1)/√k on each set's features: the first principal
+    component of a correlated set (its members' sum), one per set."""
+    sizes = [int(s) for s in set_sizes]
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"set_sizes must be positive integers, got {sizes}")
+    out = torch.zeros(len(sizes), sum(sizes), dtype=torch.float64)
+    start = 0
+    for k, s in enumerate(sizes):
+        out[k, start : start + s] = 1 / s**0.5
+        start += s
+    return out
+
+
+def share_in_span(W, directions) -> torch.Tensor:
+    """How much of the model's map x -> WᵀW x lives in a subspace of feature space:
+    ``[..., n, m] -> [...]``.
+
+    ``directions [K, n]`` orthonormal rows spanning the subspace (e.g.
+    ``set_sum_directions``); with P their projector and M the n × n matrix of W_i · W_j,
+    returns ‖P M P‖_F² / ‖M‖_F²: 1 when the model reads and writes only inside the span
+    (PCA keeps only those components), less when it also represents directions outside.
+    """
+    W, U = as_float64(W), as_float64(directions)
+    M = W @ W.transpose(-1, -2)
+    P = U.transpose(0, 1) @ U
+    inside = P @ M @ P
+    return inside.pow(2).sum(dim=(-1, -2)) / M.pow(2).sum(dim=(-1, -2)).clamp_min(EPS)

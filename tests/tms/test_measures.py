@@ -83,3 +83,48 @@ def test_pentagon_is_not_antipodal():
     # a digon next to an orthogonal third feature: only the digon pairs up
     square = regular_polygon(4)  # two antipodal pairs, orthogonal to each other
     assert antipodal_partners(square).tolist() == [2, 3, 0, 1]
+
+
+def test_mean_predictor_loss_is_the_weighted_variance():
+    from lib.tms.measures import mean_predictor_loss
+
+    p = torch.tensor([[1.0, 0.5], [0.1, 0.1]], dtype=torch.float64)
+    loss = mean_predictor_loss(p, torch.tensor([1.0, 2.0], dtype=torch.float64))
+    var = p / 3 - p**2 / 4
+    assert torch.allclose(loss, (var * torch.tensor([1.0, 2.0])).mean(-1))
+    # Monte-Carlo check of the variance of a sparse uniform feature
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(200_000, generator=g) < 0.3) * torch.rand(200_000, generator=g)
+    assert mean_predictor_loss(torch.tensor([0.3])).item() == pytest.approx(x.var().item(), rel=0.02)
+    with pytest.raises(ValueError, match="feature_probability"):
+        mean_predictor_loss(torch.tensor([1.5]))
+
+
+def test_dead_outputs_never_turn_on():
+    from lib.tms.measures import dead_outputs
+
+    W = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.1]], dtype=torch.float64)
+    # output 2: at most 0.01 + b; dead with b = -0.02, alive with b = 0
+    assert dead_outputs(W, torch.tensor([0.0, 0.0, -0.02])).tolist() == [False, False, True]
+    assert not dead_outputs(W, torch.zeros(3)).any()
+    # a brute-force check over the corners of [0, 1]^3
+    b = torch.tensor([-0.5, -1.2, -0.005], dtype=torch.float64)
+    corners = torch.tensor([[i >> k & 1 for k in range(3)] for i in range(8)], dtype=torch.float64)
+    on = ((corners @ W @ W.T + b) > 0).any(0)
+    assert dead_outputs(W, b).tolist() == (~on).tolist()
+
+
+def test_partner_cosines_and_the_principal_share():
+    from lib.tms.measures import partner_cosines, set_sum_directions, share_in_span
+
+    collapsed = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    side_by_side = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=torch.float64)
+    assert partner_cosines(collapsed, [2, 2]).tolist() == [1.0, 1.0]
+    assert partner_cosines(side_by_side, [2, 2]).tolist() == [0.0, 0.0]
+    U = set_sum_directions([2, 2])
+    assert torch.allclose(U @ U.T, torch.eye(2, dtype=torch.float64))
+    # collapsed pairs live in the span of the pair sums; side-by-side pairs only half
+    assert share_in_span(collapsed, U).item() == pytest.approx(1.0)
+    assert share_in_span(side_by_side, U).item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="set_sizes"):
+        partner_cosines(collapsed, [1, 3])
