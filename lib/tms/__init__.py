@@ -6,6 +6,7 @@ model       ToyModel: x' = act(WᵀW x + b), W: [I, n, m]
 data        FeatureSets, the sampler of feature sets
 measures    norms, interference, D_i, D*, represented, antipodal pairs, phases
 polytopes   tegum factors and the polytopes they form
+dimensionality  sticky plateaus of D* and lines of D_i (count lines, not bands)
 expansion   the sparsity expansion of the loss, stratified exact losses
 phase       candidate configurations and the exact n = 2, m = 1 loss
 plots       the figures
