@@ -230,3 +230,14 @@ def test_factor_names_and_features_per_polytope():
     factors = tegum_factors(W)
     assert factor_names(factors, 7).tolist() == ["triangle"] * 3 + ["digon"] * 2 + [""] * 2
     assert features_per_polytope(factors) == {"digon": 2, "triangle": 3}
+
+
+@pytest.mark.parametrize("k, name", [(2, "digon"), (3, "triangle"), (4, "tetrahedron"),
+                                     (5, "5-cell")])
+def test_projecting_the_basis_orthogonal_to_the_dense_direction_gives_a_regular_simplex(k, name):
+    # TMS "Polytopes and Low-Rank Matrices": W ⊥ (1, 1, ..., 1) gives a regular simplex,
+    # "minimal superposition"; rows of the projector are the projected basis vectors
+    projector = torch.eye(k, dtype=torch.float64) - 1.0 / k
+    assert identify_polytope(projector)[0] == name
+    assert torch.allclose(feature_dimensionality(projector),
+                          torch.full((k,), (k - 1) / k, dtype=torch.float64))
