@@ -241,3 +241,15 @@ def test_projecting_the_basis_orthogonal_to_the_dense_direction_gives_a_regular_
     assert identify_polytope(projector)[0] == name
     assert torch.allclose(feature_dimensionality(projector),
                           torch.full((k,), (k - 1) / k, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("height2", [0.1, 0.25, 1 / 3, 0.45, 0.7])
+def test_square_antiprisms_reach_three_eighths_only_when_isotropic(height2):
+    # every vertex of an antiprism is alike, so D_i = sum_j D_j / 8 <= rank / 8 = 3/8,
+    # with equality only for the isotropic height h^2 = 1/3
+    D = feature_dimensionality(torch.tensor(_square_antiprism(height2)))
+    assert torch.allclose(D, D[0].expand(8))
+    if math.isclose(height2, 1 / 3):
+        assert D[0].item() == pytest.approx(3 / 8)
+    else:
+        assert D[0].item() < 3 / 8 - 1e-3
