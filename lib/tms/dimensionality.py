@@ -9,7 +9,7 @@ Two questions the paper answers by eye, made into numbers:
 - do the feature dimensionalities D_i form *lines*, clusters at a fraction clearly denser
   than the values just beside it (``line_census``), rather than merely lying inside a
   band around it? A band test passes for any spread that is wide enough; a line test
-  fails a uniform spread (``uniform_spread`` is the negative control).
+  fails an even spread (``uniform_spread`` is the negative control).
 
 Plain numpy in, plain numbers out.
 """
@@ -185,10 +185,12 @@ def share_on_lines(values, fractions, half_width: float = 0.01) -> float:
     return float(np.mean(np.abs(d[:, None] - centres[None]).min(axis=1) <= w))
 
 
-def uniform_spread(count: int, low: float, high: float, *, seed: int) -> np.ndarray:
-    """``[count]`` values spread uniformly on [low, high]: the negative control of a line
-    test (same number of points over the same range, no lines)."""
+def uniform_spread(count: int, low: float, high: float) -> np.ndarray:
+    """``[count]`` values evenly spaced on [low, high] (the midpoints of ``count`` equal
+    cells): the negative control of a line test, the same number of points over the same
+    range with a constant density and no lines. Deterministic, so the control cannot
+    pass or fail by chance."""
     count = check_positive_int("count", count)
     if not high > low:
         raise ValueError(f"high must exceed low, got low={low}, high={high}")
-    return np.random.default_rng(seed).uniform(low, high, count)
+    return low + (high - low) * (np.arange(count) + 0.5) / count

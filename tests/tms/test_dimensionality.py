@@ -69,8 +69,9 @@ def test_one_cluster_between_two_lines_counts_for_one_at_most():
     assert census["a"].inside + census["b"].inside <= 50
 
 
-def test_a_uniform_spread_has_no_lines_and_its_share_on_lines_is_the_coverage():
-    values = uniform_spread(20_000, 0.2, 0.8, seed=0)
+def test_an_even_spread_has_no_lines_and_its_share_on_lines_is_the_coverage():
+    values = uniform_spread(20_000, 0.2, 0.8)
+    assert values.min() > 0.2 and values.max() < 0.8 and np.allclose(np.diff(values), 0.6 / 20_000)
     census = line_census(values, PAPER_LINES)
     assert not any(line.populated for line in census.values())
     coverage = 5 * 0.02 / 0.6  # five windows of width 0.02 inside [0.2, 0.8]
@@ -87,6 +88,15 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="fractions"):
         line_census([0.5], {})
     with pytest.raises(ValueError, match="high"):
-        uniform_spread(3, 1.0, 0.5, seed=0)
+        uniform_spread(3, 1.0, 0.5)
     with pytest.raises(ValueError, match="tolerance"):
         smooth_width(0.5, 0.6, -0.5)
+
+
+@pytest.mark.parametrize("count", [50, 300, 1000])
+@pytest.mark.parametrize("half_width", [0.005, 0.01])
+def test_the_even_spread_control_never_forms_a_line(count, half_width):
+    # including where a line's flank reaches past the end of the range
+    values = uniform_spread(count, 0.37, 0.73)
+    census = line_census(values, {**PAPER_LINES, "3/5": 0.6}, half_width=half_width)
+    assert not any(line.populated for line in census.values())
