@@ -9,6 +9,7 @@ polytopes   tegum factors and the polytopes they form
 dimensionality  sticky plateaus of D* and lines of D_i (count lines, not bands)
 expansion   the sparsity expansion of the loss, stratified exact losses
 phase       candidate configurations and the exact n = 2, m = 1 loss
+phase_grid  empirical phase diagrams: train an (r, s) grid, aggregate restarts
 plots       the figures
 """
 
