@@ -97,3 +97,42 @@ def test_expansion_terms_sum_to_the_full_loss_to_second_order():
     assert two_terms > 0.1  # two terms are not enough here...
     assert three_terms < 0.05  # ...three are, up to the k >= 3 remainder
     assert three_terms < two_terms / 5
+
+
+# ---- baselines in closed form
+import pytest  # noqa: E402
+
+from lib.tms.expansion import feature_variance, kept_features_loss  # noqa: E402
+
+
+def test_feature_variance_matches_sampling():
+    p = np.array([1.0, 0.3, 0.01])
+    assert np.allclose(feature_variance(p), p / 3 - p**2 / 4)
+    x = SparseUniform(np.tile(p, (1, 1)), low=-1.0, high=1.0, seed=0)(400_000)[:, 0].double()
+    assert np.allclose(x.var(0).numpy(), feature_variance(p, (-1.0, 1.0)), rtol=0.02)
+
+
+def test_trivial_predictor_loss_is_the_loss_of_the_mean():
+    imp = 0.7 ** np.arange(6)
+    p = 0.3
+    x = SparseUniform(np.full((1, 6), p), seed=1)(400_000)[:, 0].double()
+    mc = (torch.tensor(imp) * (x - p / 2) ** 2).mean().item()
+    assert kept_features_loss(imp, p) == pytest.approx(mc, rel=0.01)
+    # per-instance densities broadcast: [I, 1] with [n] importances -> [I]
+    assert kept_features_loss(imp, np.array([[1.0], [p]])).shape == (2,)
+
+
+def test_linear_model_optimum_is_the_top_m_loss():
+    # a linear model with W rows 0..m-1 orthonormal, the rest 0, and b = mean on the rest
+    n, m, p = 6, 2, 0.3
+    imp = 0.7 ** np.arange(n)
+    W = torch.zeros(n, m, dtype=torch.float64)
+    W[:m] = torch.eye(m, dtype=torch.float64)
+    b = torch.full((n,), p / 2, dtype=torch.float64)
+    b[:m] = 0
+    x = SparseUniform(np.full((1, n), p), seed=2)(400_000)[:, 0].double()
+    mc = (torch.tensor(imp) * (x @ W @ W.T + b - x) ** 2).mean().item()
+    assert kept_features_loss(imp, p, range(m)) == pytest.approx(mc, rel=0.01)
+    # and no other rank-m projection onto coordinates does better
+    others = [kept_features_loss(imp, p, kept) for kept in [(0, 2), (1, 2), (4, 5)]]
+    assert min(others) > kept_features_loss(imp, p, range(m))
