@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import jsonable, provenance, results_path
+from .results import jsonable, provenance, results_path, run_provenance
 
 PASS, FAIL, DISAGREES, OUTDATED = ("pass", "FAIL", "disagrees (documented)",
                                    "FAIL: source now holds")
@@ -284,6 +284,23 @@ class ClaimsTable:
             json.dumps(provenance(), indent=2)
         )
         return path
+
+    def show_provenance(self, display: bool = True) -> dict:
+        """The run's provenance box (``results.run_provenance``), written next to the
+        claims JSON as ``<chapter>.run.json`` and shown as a one-row table."""
+        record = run_provenance(self.chapter, self.namespace or {},
+                                time.perf_counter() - self.started)
+        path = results_path(self.results_dir) / f"{self.chapter}.run.json"
+        path.write_text(json.dumps(record, indent=2))
+        if display:
+            shown = {k: _fmt(v) if not isinstance(v, str) else v for k, v in record.items()}
+            try:
+                from IPython.display import display as show
+
+                show(pd.DataFrame([shown]).style.hide(axis="index"))
+            except ImportError:
+                print(pd.DataFrame([shown]).to_string(index=False))
+        return record
 
     def finish(self, display: bool = True) -> Path:
         """Show the whole table (and the provenance box when the table knows the notebook's
