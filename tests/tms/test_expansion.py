@@ -136,3 +136,35 @@ def test_linear_model_optimum_is_the_top_m_loss():
     # and no other rank-m projection onto coordinates does better
     others = [kept_features_loss(imp, p, kept) for kept in [(0, 2), (1, 2), (4, 5)]]
     assert min(others) > kept_features_loss(imp, p, range(m))
+
+
+def test_linear_expected_loss_matches_monte_carlo_and_the_optimum():
+    from lib.tms.expansion import linear_expected_loss
+
+    g = np.random.default_rng(3)
+    n, m, p = 6, 2, 0.3
+    imp = 0.8 ** np.arange(n)
+    W, b = g.normal(size=(n, m)) * 0.5, g.normal(size=n) * 0.2
+    x = SparseUniform(np.full((1, n), p), seed=4)(400_000)[:, 0].double().numpy()
+    per_sample = (imp * (x @ W @ W.T + b - x) ** 2).mean(axis=1)
+    se = per_sample.std() / np.sqrt(per_sample.size)
+    assert abs(linear_expected_loss(W, b, imp, p) - per_sample.mean()) < 4 * se
+    # at the top-m projection with b = mean on the dropped features it is the optimum
+    W0 = np.zeros((n, m))
+    W0[:m] = np.eye(m)
+    b0 = np.where(np.arange(n) < m, 0.0, p / 2)
+    assert linear_expected_loss(W0, b0, imp, p) == pytest.approx(kept_features_loss(imp, p, range(m)))
+    # instances broadcast: [2, n, m] with per-instance densities [2, 1]
+    both = linear_expected_loss(np.stack([W, W0]), np.stack([b, b0]), imp, np.array([[p], [p]]))
+    assert both.shape == (2,) and both[1] == pytest.approx(kept_features_loss(imp, p, range(m)))
+    # a rotation by theta between features m-1 and m costs g sin^2(theta) of the optimum
+    theta = 0.4
+    Wr = W0.copy()
+    Wr[m - 1, m - 1], Wr[m, m - 1] = np.cos(theta), np.sin(theta)
+    # with the bias refitted to the rotated map, the excess is g sin^2 theta (g: the swap gap)
+    opt = kept_features_loss(imp, p, range(m))
+    swap = kept_features_loss(imp, p, list(range(m - 1)) + [m])
+    A = np.eye(n) - Wr @ Wr.T
+    br = A @ np.full(n, p / 2)  # the best bias for this W: b = (I - G) E[x]
+    excess = linear_expected_loss(Wr, br, imp, p) - opt
+    assert excess == pytest.approx((swap - opt) * np.sin(theta) ** 2, rel=1e-9)
