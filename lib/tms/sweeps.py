@@ -214,7 +214,12 @@ def order_and_shape(W, *, seed: int = 0, draws: int = 1000, shuffles: int = 200)
         order AUC        mean ``importance_order_auc`` over densities where it is defined
         shuffled AUC     the same on ``shuffles`` relabellings of the features (control)
         dedicated        ``[S]`` dedicated features per density
-        onset            index of the first density with a superposed feature (-1: none)
+        onset            index of the first density where more features are represented
+                         than there are dimensions (-1: none), where superposition in
+                         the paper's sense ("represent more features") begins. (A
+                         superposed feature alone can appear earlier: at the dense end
+                         features m-1 and m may share the last dimension, a slowly
+                         optimised rotation, not extra features.)
         onset share      antipodal share there (NaN without superposition)
         onset share random   the same for the same norms in random directions (control)
         sparse share     antipodal share at the last (sparsest) density
@@ -228,7 +233,9 @@ def order_and_shape(W, *, seed: int = 0, draws: int = 1000, shuffles: int = 200)
     gen = np.random.default_rng(seed)
     control_seeds = gen.integers(0, 2**62, size=3)
     shuffled = shuffle_features(W, copies=shuffles, seed=int(control_seeds[0]))
-    onset = int(np.argmax(counts["superposed"] > 0)) if counts["superposed"].any() else -1
+    m = W.shape[-1]
+    extra = counts["represented"] > m
+    onset = int(np.argmax(extra)) if extra.any() else -1
     nan = float("nan")
     onset_random = (antipodal_share(measures.random_spread(W[onset], seed=int(
         control_seeds[1]))[None])[0] if onset >= 0 else nan)
@@ -247,9 +254,16 @@ def order_and_shape(W, *, seed: int = 0, draws: int = 1000, shuffles: int = 200)
     }
 
 
-def declines_gradually(dedicated, m: int) -> bool:
-    """True when the dedicated counts (densest first) start at ``m``, end at 0, never
-    rise by more than one, and take at least one value strictly in between."""
-    d = np.asarray(dedicated)
+def declines_gradually(dedicated, represented, m: int) -> bool:
+    """"It starts with less important features, and gradually affects the most
+    important ones": from the first density with more than ``m`` features represented
+    (densest first), some features still have a dedicated dimension there, their count
+    never rises by more than one as features get sparser, and it reaches 0 at the
+    sparsest density (even the most important feature shares its dimension).
+    ``dedicated``, ``represented``: ``[S]`` counts per density."""
+    d, r = np.asarray(dedicated), np.asarray(represented)
+    if not (r > m).any():
+        return False
+    d = d[int(np.argmax(r > m)):]
     rises = np.maximum.accumulate(d[::-1])[::-1] - d  # how far a later count exceeds d
-    return bool(d[0] == m and d[-1] == 0 and rises.max() <= 1 and ((d > 0) & (d < m)).any())
+    return bool(d[0] > 0 and d[-1] == 0 and rises.max() <= 1)

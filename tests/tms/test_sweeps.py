@@ -117,31 +117,33 @@ def test_packing_is_one_for_tight_frames_and_less_for_random_directions():
 def test_declines_gradually():
     from lib.tms.sweeps import declines_gradually
 
-    assert declines_gradually([5, 3, 1, 0, 0], 5)
-    assert declines_gradually([5, 3, 4, 1, 0], 5)  # a rise of one is tolerated
-    assert not declines_gradually([5, 1, 3, 0], 5)  # a rise of two is not
-    assert not declines_gradually([5, 5, 0, 0], 5)  # all at once: nothing in between
-    assert not declines_gradually([5, 3, 1, 1], 5)  # never reaches the most important
-    assert not declines_gradually([4, 3, 0], 5)  # does not start from m
+    more = [5, 7, 9, 10, 12]  # represented: superposition from the second density on
+    assert declines_gradually([5, 3, 1, 0, 0], more, 5)
+    assert declines_gradually([4, 3, 1, 0, 0], more, 5)  # a dense-end mixing does not matter
+    assert declines_gradually([5, 3, 4, 1, 0], more, 5)  # a rise of one is tolerated
+    assert not declines_gradually([5, 1, 3, 0, 0], more, 5)  # a rise of two is not
+    assert not declines_gradually([5, 0, 0, 0, 0], more, 5)  # all at once
+    assert not declines_gradually([5, 3, 1, 1, 1], more, 5)  # never the most important
+    assert not declines_gradually([5, 5, 5, 5, 5], [5] * 5, 5)  # no extra features at all
 
 
 def test_order_and_shape_on_a_staged_sweep():
     from lib.tms.sweeps import order_and_shape
 
-    # densest: 4 dedicated; then 2 dedicated + one antipodal pair (features 2, 3) in 3-D;
-    # sparsest: a pentagon in one plane and an antipodal pair in another (4-D)
+    # densest: 4 dedicated; then 2 dedicated + two antipodal pairs (6 features in 4-D);
+    # sparsest: a pentagon in one plane of the 4-D space
     dense = torch.zeros(6, 4, dtype=torch.float64)
     dense[:4] = torch.eye(4)
     mid = torch.zeros(6, 4, dtype=torch.float64)
     mid[0, 0] = mid[1, 1] = 1
-    mid[2, 2], mid[3, 2] = 1, -1
+    mid[2, 2], mid[3, 2], mid[4, 3], mid[5, 3] = 1, -1, 1, -1
     sparse = torch.zeros(6, 4, dtype=torch.float64)
     angles = 2 * math.pi * torch.arange(5, dtype=torch.float64) / 5
     sparse[:5, :2] = torch.stack([angles.cos(), angles.sin()], dim=1)
     stats = order_and_shape(torch.stack([dense, mid, sparse]), seed=0, draws=200, shuffles=100)
     assert stats["dedicated"] == [4, 2, 0]
-    assert stats["onset"] == 1 and stats["onset share"] == 1.0
-    assert stats["onset share random"] == 0.0
+    assert stats["onset"] == 1  # the first density with more features than dimensions
+    assert stats["onset share"] == 1.0 and stats["onset share random"] < 0.9
     assert stats["order AUC"] == 1.0 and abs(stats["shuffled AUC"] - 0.5) < 0.15
     assert stats["sparse share"] == 0.0
     assert stats["sparse packing"] == pytest.approx(0.5)  # a pentagon fills 2 of 4 dims
