@@ -10,6 +10,7 @@ expansion   the sparsity expansion of the loss, stratified exact losses, closed-
             baselines (trivial predictor, the linear model's optimum and exact loss)
 sweeps      density sweeps (restarts as instances), chapter 1's per-density statistics
 phase       candidate configurations and the exact n = 2, m = 1 loss
+phase_grid  empirical phase diagrams: train an (r, s) grid, aggregate restarts
 plots       the figures
 """
 
