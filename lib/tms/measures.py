@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..core.tensors import EPS, as_float64, cosine_similarity
+from .expansion import kept_features_loss
 
 
 def feature_norms(W) -> torch.Tensor:
@@ -126,21 +127,7 @@ def mean_predictor_loss(feature_probability, importance=1.0) -> torch.Tensor:
     p = as_float64(feature_probability)
     if p.ndim == 0 or bool(((p < 0) | (p > 1)).any()):
         raise ValueError("feature_probability must be an array of probabilities in [0, 1]")
-    variance = p / 3 - p.pow(2) / 4
-    return (as_float64(importance) * variance).mean(dim=-1)
-
-
-def dead_outputs(W, b) -> torch.Tensor:
-    """Outputs whose ReLU never turns on for inputs in [0, 1]^n: ``[..., n]`` bool.
-
-    ``W: [..., n, m]``, ``b: [..., n]``. Output i is at most b_i + Σ_j max(0, W_i · W_j)
-    over x in [0, 1]^n (each feature adds its positive projection at most once); if that
-    is <= 0 the output is always zero and the model pays E[x_i²] for feature i, more than
-    the trivial predictor's variance.
-    """
-    W, b = as_float64(W), as_float64(b)
-    gram = W @ W.transpose(-1, -2)
-    return b + gram.clamp_min(0).sum(dim=-1) <= 0
+    return torch.as_tensor(kept_features_loss(importance, p.numpy()), dtype=torch.float64)
 
 
 def partner_cosines(W, set_sizes) -> torch.Tensor:
@@ -189,3 +176,92 @@ def share_in_span(W, directions) -> torch.Tensor:
     P = U.transpose(0, 1) @ U
     inside = P @ M @ P
     return inside.pow(2).sum(dim=(-1, -2)) / M.pow(2).sum(dim=(-1, -2)).clamp_min(EPS)
+# ---- chapter 1: classifying features, dead outputs, the intro's 2-D geometry
+
+
+def superposed(W, *, norm_threshold: float = 0.5, interference_threshold: float = 0.1
+               ) -> torch.Tensor:
+    """Boolean ``[..., n]``: represented (‖W_i‖ > ``norm_threshold``) and sharing its
+    dimension (interference Σ_{j≠i}(Ŵ_i·W_j)² > ``interference_threshold``).
+
+    A represented feature that is not superposed has a dedicated dimension.
+    """
+    W = as_float64(W)
+    return represented(W, norm_threshold) & (interference(W) > interference_threshold)
+
+
+def output_ceiling(W, b) -> torch.Tensor:
+    """The largest pre-activation output j can reach on any input, ``[..., n]``.
+
+    Inputs lie in [0, 1]ⁿ and every pattern of active features has positive probability,
+    so sup_x (WᵀW x + b)_j = b_j + Σ_i max(G_ji, 0) with G = W Wᵀ (take x_i = 1 where
+    G_ji > 0, x_i = 0 elsewhere). ``W: [..., n, m]``, ``b: [..., n]``.
+    """
+    W, b = as_float64(W), as_float64(b)
+    G = W @ W.transpose(-1, -2)
+    return b + G.clamp_min(0).sum(dim=-1)
+
+
+def dead_outputs(W, b) -> torch.Tensor:
+    """Boolean ``[..., n]``: outputs the ReLU never lets through (``output_ceiling <= 0``).
+
+    A dead output predicts x'_j = 0 on every input: for a ReLU-output model it is worse
+    than the constant E[x_j] by I_j E[x_j]² (exactly what ``dead`` costs in the loss).
+    """
+    return output_ceiling(W, b) <= 0
+
+
+def top_m_deviation(W, m: int) -> torch.Tensor:
+    """How far W is from keeping exactly its first m features at unit norm, ``[...]``.
+
+    max( max_{i<m} |‖W_i‖ - 1| , max_{j>=m} ‖W_j‖ ): 0 for the linear model's optimum
+    with features sorted by importance (rows 0..m-1 orthonormal, the rest zero).
+    """
+    norms = feature_norms(W)
+    if not 0 < m <= norms.shape[-1]:
+        raise ValueError(f"m must be in [1, n={norms.shape[-1]}], got {m!r}")
+    kept = (norms[..., :m] - 1).abs().amax(dim=-1)
+    if m == norms.shape[-1]:
+        return kept
+    return torch.maximum(kept, norms[..., m:].amax(dim=-1))
+
+
+def angular_gaps(W, threshold: float = 0.5) -> torch.Tensor:
+    """Angles (degrees) between neighbouring represented directions of a 2-D hidden space.
+
+    ``W: [n, 2]`` (one model). The represented directions (‖W_i‖ > ``threshold``) are
+    sorted by angle; the k gaps between neighbours (the last one wrapping around) sum to
+    360. Fewer than two represented features give ``[360]`` or ``[]``.
+    """
+    W = as_float64(W)
+    if W.ndim != 2 or W.shape[-1] != 2:
+        raise ValueError(
+            f"angular_gaps needs one model with m = 2, got W of shape {tuple(W.shape)}"
+        )
+    keep = W[represented(W, threshold)]
+    if keep.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.float64)
+    angles = torch.atan2(keep[:, 1], keep[:, 0]).rad2deg().sort().values
+    return torch.diff(torch.cat([angles, angles[:1] + 360.0]))
+
+
+def polygon_deviation(W, k: int, threshold: float = 0.5) -> float:
+    """max |gap - 360/k| (degrees) over ``angular_gaps``: 0 for a regular k-gon; ``inf``
+    unless exactly k features are represented. ``W: [n, 2]``."""
+    gaps = angular_gaps(W, threshold)
+    if gaps.numel() != k:
+        return float("inf")
+    return float((gaps - 360.0 / k).abs().max())
+
+
+def random_spread(W, *, seed: int = 0) -> torch.Tensor:
+    """The negative control for geometric claims: the same norms in random directions.
+
+    Row i keeps ‖W_i‖ and gets a direction uniform on the sphere, independently of the
+    other rows. ``[..., n, m] -> [..., n, m]`` float64, reproducible from ``seed``.
+    """
+    W = as_float64(W)
+    gen = torch.Generator().manual_seed(int(seed))
+    g = torch.randn(W.shape, generator=gen, dtype=torch.float64)
+    unit = g / g.norm(dim=-1, keepdim=True).clamp_min(EPS)
+    return unit * W.norm(dim=-1, keepdim=True)

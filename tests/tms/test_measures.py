@@ -128,3 +128,69 @@ def test_partner_cosines_and_the_principal_share():
     assert share_in_span(side_by_side, U).item() == pytest.approx(0.5)
     with pytest.raises(ValueError, match="set_sizes"):
         partner_cosines(collapsed, [1, 3])
+# ---- chapter 1: superposed, dead outputs, top-m deviation, 2-D geometry, controls
+from lib.tms.measures import (  # noqa: E402
+    angular_gaps,
+    dead_outputs,
+    output_ceiling,
+    polygon_deviation,
+    random_spread,
+    superposed,
+    top_m_deviation,
+)
+
+
+def test_superposed_separates_pairs_from_dedicated_and_unlearned():
+    W = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, 0.1]], dtype=torch.float64)
+    # features 0, 1 share a dimension; 2 is dedicated (0.1^2 = 0.01 of interference); 3 unlearned
+    assert superposed(W).tolist() == [True, True, False, False]
+
+
+def test_dead_outputs_use_the_supremum_over_the_unit_cube():
+    W = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    b = torch.tensor([-0.5, -1.5, 0.0], dtype=torch.float64)
+    # output 0: b + relu(G[0]) = -0.5 + 1 = 0.5 > 0; output 1: -1.5 + 1 < 0; output 2: exactly 0
+    assert torch.allclose(output_ceiling(W, b), torch.tensor([0.5, -0.5, 0.0], dtype=torch.float64))
+    assert dead_outputs(W, b).tolist() == [False, True, True]
+    # brute force over the corners of the cube agrees
+    corners = torch.tensor([[a, c, d] for a in (0, 1) for c in (0, 1) for d in (0, 1)], dtype=torch.float64)
+    pre = corners @ (W @ W.T) + b
+    assert torch.allclose(pre.max(0).values, output_ceiling(W, b))
+
+
+def test_top_m_deviation_is_zero_at_the_linear_optimum_only():
+    W = torch.zeros(6, 3, dtype=torch.float64)
+    W[:3] = torch.eye(3)
+    assert top_m_deviation(W, 3).item() == 0
+    W[4, 0] = 0.2
+    assert top_m_deviation(W, 3).item() == pytest.approx(0.2)
+    W[1] *= 0.7
+    assert top_m_deviation(W, 3).item() == pytest.approx(0.3)
+    assert top_m_deviation(torch.stack([W, W]), 3).shape == (2,)
+    with pytest.raises(ValueError, match="m must be"):
+        top_m_deviation(W, 0)
+
+
+def test_angular_gaps_and_polygon_deviation():
+    pent = regular_polygon(5)
+    assert torch.allclose(angular_gaps(pent), torch.full((5,), 72.0, dtype=torch.float64))
+    assert polygon_deviation(pent, 5) == pytest.approx(0.0, abs=1e-9)
+    assert polygon_deviation(pent, 4) == float("inf")  # five represented, not four
+    square_plus_short = torch.cat([regular_polygon(4), 0.1 * regular_polygon(5)[:1]])
+    assert angular_gaps(square_plus_short).sum().item() == pytest.approx(360.0)
+    assert polygon_deviation(square_plus_short, 4) == pytest.approx(0.0, abs=1e-9)
+    bent = pent.clone()
+    bent[0] = torch.tensor([math.cos(0.2), math.sin(0.2)])  # vertex 0 moved by 11.46 degrees
+    assert polygon_deviation(bent, 5) == pytest.approx(math.degrees(0.2), rel=1e-6)
+    with pytest.raises(ValueError, match="m = 2"):
+        angular_gaps(torch.ones(3, 3))
+
+
+def test_random_spread_keeps_norms_and_breaks_geometry():
+    W = torch.cat([regular_polygon(4), torch.zeros(1, 2, dtype=torch.float64)]).repeat(1, 1)
+    W = torch.cat([W, torch.zeros(5, 3, dtype=torch.float64)], dim=1)  # [5, 5]: a square in 5-D
+    R = random_spread(W, seed=1)
+    assert torch.allclose(feature_norms(R), feature_norms(W))
+    assert torch.equal(R, random_spread(W, seed=1)) and not torch.equal(R, random_spread(W, seed=2))
+    assert (antipodal_partners(W) >= 0).sum() == 4
+    assert (antipodal_partners(R) >= 0).sum() == 0
