@@ -6,7 +6,8 @@ The chapter (a MyST-markdown notebook in ``book/``) is read with jupytext, its
 VALUE`` (values parsed as YAML, so ``-p seed 1`` is an int and ``-p device cuda`` a
 string), and it is executed by papermill with ``book/`` as working directory. The
 executed notebook and the chapter's claims JSON land in ``--out`` (default
-``_build/runs/<chapter>``). Exit status 1 if the chapter raised or a claim failed.
+``_build/runs/<chapter>``). A chapter split into sub-pages (``04a_...``, ``04b_...``) runs
+page by page. Exit status 1 if a page raised or a claim failed.
 
 Examples::
 
@@ -41,6 +42,19 @@ def find_chapter(chapter: str, book_dir: Path) -> Path:
             f"lib.run: no unique chapter matches {chapter!r} in {book_dir} (chapters: {found})"
         )
     return matches[0]
+
+
+def find_pages(chapter: str, book_dir: Path) -> list[Path]:
+    """The pages to run for ``chapter``: ``find_chapter``'s page, or, when a chapter number
+    names a chapter split into sub-pages (``04a_...``, ``04b_...``) and no single page,
+    all its sub-pages in order."""
+    if chapter.isdigit():
+        key = chapter.zfill(2)
+        whole = [p for p in book_dir.glob("*.md") if p.stem == key or p.stem.startswith(key + "_")]
+        pages = sorted(book_dir.glob(f"{key}[a-z]_*.md"))
+        if pages and not whole:
+            return [p.resolve() for p in pages]
+    return [find_chapter(chapter, book_dir)]
 
 
 def parse_parameters(pairs: list[list[str]], files: list[str]) -> dict:
@@ -97,22 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     params = parse_parameters(args.parameter, args.parameters_file)
-    try:
-        executed, claims_file = run_chapter(args.chapter, params, args.out, book_dir=args.book,
-                                            kernel=args.kernel, log_output=args.log_output)
-    except PapermillExecutionError as err:
-        print(f"lib.run: chapter {args.chapter} failed: {err.ename}: {err.evalue}", file=sys.stderr)
-        return 1
-    print(f"executed notebook: {executed}")
-    if claims_file.exists():
-        rows = json.loads(claims_file.read_text())
-        for row in rows:
-            print(
-                f"  [{row['status']:>6}] {row['id']}: measured {row['measured']}, "
-                f"expected {row['expected']}"
-            )
-        print(f"claims: {claims_file} ({sum(r['passed'] for r in rows)}/{len(rows)} passed)")
-    return 0
+    book = Path(args.book) if args.book else project_root(Path(__file__).parent) / "book"
+    status = 0
+    for page in find_pages(args.chapter, book):
+        try:
+            executed, claims_file = run_chapter(str(page), params, args.out, book_dir=args.book,
+                                                kernel=args.kernel, log_output=args.log_output)
+        except PapermillExecutionError as err:
+            print(f"lib.run: {page.stem} failed: {err.ename}: {err.evalue}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"executed notebook: {executed}")
+        if claims_file.exists():
+            rows = json.loads(claims_file.read_text())
+            for row in rows:
+                print(
+                    f"  [{row['status']:>6}] {row['id']}: measured {row['measured']}, "
+                    f"expected {row['expected']}"
+                )
+            print(f"claims: {claims_file} ({sum(r['passed'] for r in rows)}/{len(rows)} passed)")
+    return status
 
 
 if __name__ == "__main__":
