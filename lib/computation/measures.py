@@ -437,3 +437,23 @@ def optimal_output_scale(output, target, exponent: float = 4.0) -> float:
     result = minimize_scalar(lambda c: float((c * y_hat - y).abs().pow(q).mean()),
                              bounds=(0.0, 2.0), method="bounded", options={"xatol": 1e-6})
     return float(result.x)
+
+
+def rank_gap(rows, first: str, second: str) -> float:
+    """How much more important the primaries of neuron kind ``first`` are than those of
+    ``second``, compared within each model and then averaged.
+
+    ``rows``: one ``primary_rank_by_kind`` dict per model (e.g. per sparsity). For every
+    model with neurons of both kinds, the gap is rank(second) - rank(first) (> 0: the
+    ``first`` kind serves more important features); the gaps are averaged with weights
+    n1 n2 / (n1 + n2), the numbers of neurons of each kind. Comparing within a model
+    first avoids the trap of pooling neurons across models whose mixes of kinds differ
+    (Simpson's paradox). NaN if no model has both kinds.
+    """
+    gaps, weights = [], []
+    for row in rows:
+        n1, n2 = row[f"neurons, {first}"], row[f"neurons, {second}"]
+        if n1 and n2:
+            gaps.append(row[f"rank, {second}"] - row[f"rank, {first}"])
+            weights.append(n1 * n2 / (n1 + n2))
+    return float(np.average(gaps, weights=weights)) if gaps else float("nan")

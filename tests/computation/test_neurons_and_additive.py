@@ -18,6 +18,7 @@ from lib.computation.measures import (
     plus_minus_pairs,
     primary_rank_by_kind,
     random_rotation,
+    rank_gap,
     side_r2,
     signed_gains,
 )
@@ -200,3 +201,18 @@ def test_constant_predictor_loss_matches_simulation():
     x = SparseUniform(np.full((1, 6), 0.3), low=-1, high=1, seed=0)(400_000).abs().double()
     best_constant = (imp * ((x - x.mean(0)) ** 2).mean(0).numpy()).mean()
     assert constant_predictor_loss(imp, 0.3) == pytest.approx(best_constant, rel=0.01)
+
+
+def test_rank_gap_compares_within_models():
+    def row(n1, r1, n2, r2):
+        return {"neurons, a": n1, "rank, a": r1, "neurons, b": n2, "rank, b": r2}
+
+    # within each model kind a serves the more important features (lower rank) ...
+    rows = [row(38, 9.1, 2, 18.0), row(32, 5.2, 8, 5.9), row(17, 3.2, 23, 5.2)]
+    assert rank_gap(rows, "a", "b") > 0
+    # ... although pooling the neurons of all models says the opposite
+    pooled_a = sum(r["neurons, a"] * r["rank, a"] for r in rows) / 87
+    pooled_b = sum(r["neurons, b"] * r["rank, b"] for r in rows) / 33
+    assert pooled_a > pooled_b
+    assert rank_gap([row(3, 1.0, 1, 4.0)], "a", "b") == pytest.approx(3.0)
+    assert np.isnan(rank_gap([row(0, np.nan, 4, 2.0)], "a", "b"))
