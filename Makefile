@@ -1,6 +1,7 @@
 # The superposition book. Two commands do everything on a fresh machine:
 #   make book   execute every chapter at its default (CPU) size and build _build/html
-#   make test   lint + unit tests of lib + execution of every chapter under nbval
+#   make test   lint + unit tests + make book (executes every chapter, fails on a failed
+#               claim) + the browser check of the built HTML (needs Debian's chromium)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -14,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/[0-9]*.md))
 NBVAL_DIR := _build/nbval
 LINT_DIR := _build/lint
 
-.PHONY: install book test unit chapters bench lint clean
+.PHONY: install book test unit chapters browser bench lint gpu-check wheels clean
 .DEFAULT_GOAL := book
 
 # torch first: any torch spec other than the local 2.13.0 wheel would pull CUDA packages.
@@ -28,11 +29,20 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# --all: a fresh environment, so every chapter executes in every build (lib/ changes are
+# invisible to Sphinx) and the claims page is filled from this build's claims files.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(VENV)/bin/jupyter-book build . -W --keep-going --all
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: lint unit chapters
+# The chapters execute once, in the book build; `make chapters` (nbval) stays separate.
+test: lint unit book browser
+
+# Every page of the TOC in headless Chromium (tests/browser/check_book.py): no console
+# error, every image loaded, no raw TeX, no broken internal link, no non-local request.
+browser: $(STAMP)
+	rm -rf _build/screenshots
+	$(PY) -m tests.browser.check_book _build/html --toc _toc.yml --screenshots _build/screenshots
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q
@@ -48,11 +58,22 @@ chapters: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# On a CUDA machine, <= 8 minutes: bench on every case, each chapter's GPU file at reduced
+# steps; the record goes to results/gpu-check/ (README, "Paper scale on a GPU").
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py
+
+# The wheels the GPU machine lacks (tools/gpu-wheels.txt), for Python 3.12, into .whl/.
+wheels: $(STAMP)
+	tools/fetch_gpu_wheels.sh 3.12 .whl
+
 # ruff on lib, tests, bench and on the code cells of each chapter (code fits the page:
 # 88 columns), then the import-linter contracts of lib's layers (pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests bench
+	$(VENV)/bin/ruff check --config 'lint.pycodestyle.max-line-length = 100' tools
 	rm -rf $(LINT_DIR) && $(PY) -m lib.reporting.chapter_code $(LINT_DIR) $(CHAPTERS)
+	$(PY) -m lib.reporting.chapter_code --check $(CHAPTERS)
 	$(VENV)/bin/ruff check --no-cache --config 'lint.pycodestyle.max-line-length = 88' --extend-ignore E402,B018 $(LINT_DIR)
 	$(VENV)/bin/lint-imports
 

@@ -35,12 +35,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import jsonable, provenance, results_path
+from . import pages
+from .results import jsonable, paper_runs, provenance, results_path, run_provenance
 
 PASS, FAIL, DISAGREES, OUTDATED = ("pass", "FAIL", "disagrees (documented)",
                                    "FAIL: source now holds")
 STATUS_COLOURS = {PASS: "#e6f4ea", FAIL: "#fce8e6", DISAGREES: "#fef7e0", OUTDATED: "#fce8e6"}
 MAX_MEASURED_ITEMS = 64  # "a small structure": a table's cell, not a data set
+
+
+class _Quiet(list):
+    """A list that a notebook does not echo (``show_new()`` ends a cell)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+class _QuietPath(type(Path())):
+    """A path that a notebook does not echo (``finish()`` ends a chapter)."""
+
+    def _ipython_display_(self) -> None:
+        pass
 
 
 class ClaimsFailed(AssertionError):
@@ -266,12 +281,14 @@ class ClaimsTable:
         """Show the rows added since the last ``show_new`` (a section's claims, beside
         its evidence).
         """
-        new = self.claims[self._shown :]
+        new = _Quiet(self.claims[self._shown :])
         self._shown = len(self.claims)
         self._show(new, display)
         return new
 
-    def save(self) -> Path:
+    def save(self, record: dict | None = None) -> Path:
+        """Write ``<chapter>.claims.json`` and ``<chapter>.provenance.json`` (``record``, or
+        ``provenance()`` now)."""
         path = results_path(self.results_dir) / f"{self.chapter}.claims.json"
         rows = []
         for c in self.claims:
@@ -281,18 +298,66 @@ class ClaimsTable:
             rows.append(row)
         path.write_text(json.dumps(rows, indent=2))
         (path.parent / f"{self.chapter}.provenance.json").write_text(
-            json.dumps(provenance(), indent=2)
+            json.dumps(record or self.provenance(), indent=2)
         )
         return path
 
+    def provenance(self) -> dict:
+        """What produced this run: ``results.provenance()`` (versions, host), and, when the
+        table knows the notebook's namespace, ``results.run_provenance`` (seed, parameters
+        that differ from the chapter's defaults, commit and dirty flag, device, wall time)."""
+        record = provenance()
+        if self.namespace is not None:
+            record.update(run_provenance(self.chapter, self.namespace,
+                                         time.perf_counter() - self.started))
+        return record
+
+    def show_provenance(self, display: bool = True, record: dict | None = None) -> dict:
+        """The box at the end of the page: seed, changed parameters, commit, torch, device,
+        wall time, and the commands that re-run or open the chapter."""
+        record = record or self.provenance()
+        if display:
+            _display_html(pages.provenance_html(record, pages.rerun_commands(self.chapter)),
+                          "\n".join(f"{k}: {v}" for k, v in record.items()))
+        return record
+
+    def show_paper_runs(self, display: bool = True, root: str | Path | None = None) -> list:
+        """Committed paper-scale runs of this chapter (``results/<chapter>/<run>/``, see
+        ``results.paper_runs``), each shown beside the CPU run: a labelled header with its
+        provenance, its claims table, and the figures its run exported. Returns the runs."""
+        runs = paper_runs(self.chapter, root, exclude=results_path(self.results_dir))
+        if not display or not runs:
+            return runs
+        _display_html(
+            "<p><strong>Paper-scale runs.</strong> The figures and table above are this "
+            "build's CPU run. Below, each committed paper-scale run of this chapter, read "
+            "from its files: nothing of it is re-run here.</p>",
+            "Paper-scale runs (committed, not re-run):")
+        for run in runs:
+            _display_html(pages.paper_run_html(self.chapter, run),
+                          f"Paper-scale run {run['name']}: {pages.counts_text(run['claims'])}")
+            claims = [Claim(**{k: row.get(k) for k in Claim.__dataclass_fields__})
+                      for row in run["claims"]]
+            self._show(claims, True)
+            figures = sorted(run["figures"], key=lambda f: not f.get("headline"))
+            for figure in figures:
+                image = Path(run["path"]) / figure["file"]
+                if image.exists():
+                    _display_image(image, f"{run['name']}: {figure.get('caption', image.name)}",
+                                   run["name"])
+        return runs
+
     def finish(self, display: bool = True) -> Path:
         """Show the whole table (and the provenance box when the table knows the notebook's
-        namespace), write the JSON, and raise ``ClaimsFailed`` if any row failed."""
+        namespace), write the JSON, show the committed paper-scale runs of the chapter
+        (``show_paper_runs``), and raise ``ClaimsFailed`` if any row of this run failed."""
         self._show(self.claims, display)
         self._shown = len(self.claims)
-        path = self.save()
+        record = self.provenance()
+        path = self.save(record)
         if self.namespace is not None:
-            self.show_provenance(display)
+            self.show_provenance(display, record)
+        self.show_paper_runs(display)
         if self.failed:
             lines = "\n".join(
                 f"  {c.id}: measured {_fmt(c.measured)}, expected {c.expected} ({c.tolerance})"
@@ -304,4 +369,25 @@ class ClaimsTable:
                 for c in self.failed
             )
             raise ClaimsFailed(f"{len(self.failed)} claim(s) of {self.chapter} failed:\n{lines}")
-        return path
+        return _QuietPath(path)
+
+
+def _display_html(html: str, plain: str) -> None:
+    try:
+        from IPython.display import HTML, display
+    except ImportError:
+        print(plain)
+        return
+    display(HTML(html))
+
+
+def _display_image(path: Path, caption: str, paper_run: str) -> None:
+    """Show a committed run's figure, marked (output metadata ``paper_run``) so that
+    ``lib.run``'s ``export_figures`` does not count it as a figure of the run showing it."""
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        print(f"{caption}: {path}")
+        return
+    display(Image(filename=str(path)), metadata={"paper_run": paper_run})
+    _display_html(f"<p><em>{pages.escape(caption)}</em></p>", caption)

@@ -12,10 +12,22 @@ import datetime as _dt
 import json
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
+
+
+def _torch():
+    """torch, imported only when a result needs it (the runner checks input without it)."""
+    import torch
+
+    return torch
+
+
+def _is_tensor(value) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only if torch was imported
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -46,6 +58,7 @@ def provenance(config: dict | None = None) -> dict:
         )
     except (OSError, subprocess.SubprocessError):
         commit = None
+    torch = _torch()
     return {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": commit,
@@ -64,7 +77,7 @@ def jsonable(value):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -77,17 +90,22 @@ def jsonable(value):
     return repr(value)
 
 
+def compact(value) -> np.ndarray:
+    """A tensor or array as a compact numpy array: on the host, float64 stored as float32
+    (a figure needs no more), everything else unchanged."""
+    array = value.detach().cpu().numpy() if _is_tensor(value) else np.asarray(value)
+    return array.astype(np.float32) if array.dtype == np.float64 else array
+
+
 def save_weights(
     results_dir: str | Path, name: str, arrays: dict, config: dict | None = None
 ) -> Path:
-    """Save ``arrays`` (tensors or arrays) to ``<results_dir>/<name>.npz`` with a
-    provenance record.
+    """Save ``arrays`` (tensors or arrays) to ``<results_dir>/<name>.npz``, compressed, float64
+    stored as float32 (``compact``), with a provenance record (``provenance``) under the key
+    ``provenance`` (``json.loads(str(np.load(path)["provenance"]))``).
     """
     path = results_path(results_dir) / f"{name}.npz"
-    plain = {
-        k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
-        for k, v in arrays.items()
-    }
+    plain = {k: compact(v) for k, v in arrays.items()}
     np.savez_compressed(path, **plain, provenance=np.array(json.dumps(provenance(config))))
     return path
 
@@ -108,31 +126,84 @@ def git_state() -> dict:
             "dirty": None if status is None else bool(status.strip())}
 
 
+class Expression(str):
+    """A parameter default that is not a literal (``np.logspace(...)``): its source text."""
+
+
+def parameters_source(path: str | Path) -> str | None:
+    """The source of the cell tagged ``parameters`` of a MyST chapter, None if it has none."""
+    import jupytext
+
+    for cell in jupytext.read(Path(path)).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            return cell.source
+    return None
+
+
+def parameter_defaults(source: str) -> dict:
+    """``{name: default}`` of a parameters cell: literals evaluated, anything else kept as
+    an ``Expression``. ``a, b = 1, 2`` is read too (but see ``parameters_cell_problems``)."""
+    import ast
+
+    out: dict = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            pairs = [(target, node.value)]
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) \
+                    and len(target.elts) == len(node.value.elts):
+                pairs = list(zip(target.elts, node.value.elts))
+            for name, value in pairs:
+                if isinstance(name, ast.Name):
+                    try:
+                        out[name.id] = ast.literal_eval(value)
+                    except ValueError:
+                        out[name.id] = Expression(ast.unparse(value))
+    return out
+
+
 def chapter_parameters(chapter: str, book_dir: str | Path | None = None) -> dict:
     """The defaults of a chapter's ``parameters`` cell: ``{name: value}``.
 
-    Read from ``book/<chapter>.md`` (jupytext) and evaluated as plain Python literals
-    (one assignment per line, as every chapter writes them). Empty if the file is missing.
+    Read from ``<chapter>.md`` (jupytext; see ``chapter_file``) and evaluated as plain
+    Python literals (a default that is not a literal is kept as its source text). Empty if
+    the file or the cell is missing.
+    """
+    path = chapter_file(chapter, book_dir)
+    source = None if path is None else parameters_source(path)
+    if source is None:
+        return {}
+    return {k: str(v) if isinstance(v, Expression) else v
+            for k, v in parameter_defaults(source).items()}
+
+
+def chapter_file(chapter: str, book_dir: str | Path | None = None) -> Path | None:
+    """``<book_dir>/<chapter>.md``; without ``book_dir``, the working directory (where a
+    chapter executes) first, then ``<project>/book``. None if there is no such file."""
+    folders = [Path(book_dir)] if book_dir else [Path.cwd(), project_root() / "book"]
+    for folder in folders:
+        if (folder / f"{chapter}.md").exists():
+            return folder / f"{chapter}.md"
+    return None
+
+
+def parameters_cell_problems(source: str) -> list[str]:
+    """Lines of a ``parameters`` cell that papermill cannot read as parameters.
+
+    papermill sees only ``NAME = VALUE`` (one name per line); ``a, b = 1, 2`` makes it warn
+    "Passed unknown parameter" for names that do exist. Returns one message per problem.
     """
     import ast
 
-    import jupytext
-
-    path = Path(book_dir or project_root() / "book") / f"{chapter}.md"
-    if not path.exists():
-        return {}
-    for cell in jupytext.read(path).cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            out = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                        and isinstance(node.targets[0], ast.Name):
-                    try:
-                        out[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        out[node.targets[0].id] = ast.unparse(node.value)
-            return out
-    return {}
+    problems = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and (
+            len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name)
+        ):
+            problems.append(f"line {node.lineno}: `{ast.unparse(node)}` assigns more than one "
+                            "name: write one `NAME = VALUE` per line")
+    return problems
 
 
 def run_provenance(chapter: str, namespace: dict, seconds: float) -> dict:
@@ -142,6 +213,7 @@ def run_provenance(chapter: str, namespace: dict, seconds: float) -> dict:
     defaults = chapter_parameters(chapter)
     changed = {name: jsonable(namespace[name]) for name, default in defaults.items()
                if name in namespace and jsonable(namespace[name]) != jsonable(default)}
+    torch = _torch()
     device = namespace.get("device", "auto")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -154,3 +226,37 @@ def run_provenance(chapter: str, namespace: dict, seconds: float) -> dict:
             and torch.cuda.is_available() else platform.processor() or platform.machine(),
             "wall_seconds": round(float(seconds), 1),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+# ---------------------------------------------------------------------- paper-scale runs
+RUN_FILES = ("{chapter}.claims.json", "{chapter}.provenance.json", "figures.json")
+
+
+def results_root() -> Path:
+    """``<project>/results``: committed paper-scale runs, ``results/<chapter>/<run>/``."""
+    return project_root() / "results"
+
+
+def paper_runs(chapter: str, root: str | Path | None = None,
+               exclude: str | Path | None = None) -> list[dict]:
+    """The committed runs of ``chapter``: every ``<root>/<chapter>/<run>/`` that holds
+    ``<chapter>.claims.json``, sorted by name, each as ``{"name", "path", "claims",
+    "provenance", "figures"}`` (provenance ``{}`` and figures ``[]`` when missing).
+    ``exclude``: a folder to leave out (the run that is executing now writes there)."""
+    folder = Path(root or results_root()) / chapter
+    skip = Path(exclude).resolve() if exclude else None
+    runs = []
+    for run in sorted(p for p in folder.glob("*") if p.is_dir()):
+        claims_file = run / f"{chapter}.claims.json"
+        if not claims_file.exists() or run.resolve() == skip:
+            continue
+        prov = run / f"{chapter}.provenance.json"
+        figs = run / "figures.json"
+        runs.append({
+            "name": run.name,
+            "path": run,
+            "claims": json.loads(claims_file.read_text()),
+            "provenance": json.loads(prov.read_text()) if prov.exists() else {},
+            "figures": json.loads(figs.read_text()) if figs.exists() else [],
+        })
+    return runs
