@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-
 _TINY = 1e-30  # floor of a group mean under a root (its derivative is infinite at 0)
 
 
@@ -25,24 +24,27 @@ def _power(e: torch.Tensor, power: float) -> torch.Tensor:
 class _Rebalanced(torch.autograd.Function):
     """The re-balanced loss with a hand-written backward (see ``rebalanced_loss``).
 
-    Forward: the error e = y - x*, |e|^p, and two masked sums per instance (one
-    ``einsum`` each). Backward: dL/dy = p |e|^(p-1) sign(e) (α on + β off), with α and β
-    the derivatives of L with respect to the two group sums: about a third of the
-    elementwise passes of autograd's version.
+    Works on the instance-first view ``[I, B, d]`` (the layout of the denoiser's batches
+    and outputs, so no copies). Forward: the error e = y - x*, |e|^p, and two dot products
+    per instance (on and off group). Backward: dL/dy = p |e|^(p-1) sign(e) (α on + β off),
+    with α, β the derivatives of L with respect to the two group sums: a few elementwise
+    passes where autograd's version takes about three times as many.
     """
 
     @staticmethod
     def forward(ctx, output, target, power, root):
-        on = (target > 0.5).to(output.dtype)
-        off = 1.0 - on
-        e = output - target
-        err = _power(e, power)
-        n_on = on.sum(dim=(0, 2)).clamp_min(1)
-        n_off = off.sum(dim=(0, 2)).clamp_min(1)
-        on_mean = torch.einsum("bid,bid->i", err, on) / n_on
-        off_mean = torch.einsum("bid,bid->i", err, off) / n_off
+        y, t = output.transpose(0, 1), target.transpose(0, 1)  # [I, B, d]
+        n_instances = y.shape[0]
+        on = torch.gt(t, 0.5, out=torch.empty_like(y))  # 0/1 in the output's dtype
+        e = y - t
+        err = _power(e, power).reshape(n_instances, -1)
+        flat_on = on.reshape(n_instances, -1)
+        n_on = flat_on.sum(-1)
+        n_off = (flat_on.shape[-1] - n_on).clamp_min(1)
+        on_mean = torch.linalg.vecdot(err, flat_on) / n_on.clamp_min(1)
+        off_mean = torch.linalg.vecdot(err, 1.0 - flat_on) / n_off
         ctx.power, ctx.root = power, root
-        ctx.save_for_backward(e, on, on_mean, off_mean, n_on, n_off)
+        ctx.save_for_backward(e, on, on_mean, off_mean, n_on.clamp_min(1), n_off)
         if root:
             return _root(on_mean, power) + _root(off_mean, power)
         return on_mean + off_mean
@@ -56,15 +58,15 @@ class _Rebalanced(torch.autograd.Function):
             beta = grad * _root(off_mean, p) / (p * off_mean.clamp_min(_TINY) * n_off)
         else:
             alpha, beta = grad / n_on, grad / n_off
-        alpha, beta = alpha.to(e.dtype)[:, None], beta.to(e.dtype)[:, None]
-        weight = torch.addcmul(beta * p, on, (alpha - beta) * p)  # [B, I, d]
+        shape = (-1, 1, 1)
+        weight = torch.mul(on, ((alpha - beta) * p).to(e.dtype).view(shape))
+        weight.add_((beta * p).to(e.dtype).view(shape))  # [I, B, d]: p (α on + β off)
         if p == 2.0:
-            return e * weight, None, None, None
-        if p == 4.0:
-            slope = (e * e).mul_(e)
+            slope = e * weight
         else:
-            slope = e.abs().pow(p - 1).mul_(e.sign())
-        return slope.mul_(weight), None, None, None
+            slope = (e * e).mul_(e) if p == 4.0 else e.abs().pow(p - 1).mul_(e.sign())
+            slope.mul_(weight)
+        return slope.transpose(0, 1), None, None, None
 
 
 def rebalanced_loss(
