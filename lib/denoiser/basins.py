@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..core.checks import check_nonnegative_int
-from ..core.fit import Fit, fit
+from ..core.fit import Fit, evaluate_config, fit
 from ..core.training import TrainConfig
 from .structure import column_degrees, fixed_degree_support, row_degrees
 
@@ -117,7 +117,8 @@ def support_moved(start, end) -> torch.Tensor:
 def train_in_basins(config, patterns, centre, train_config: TrainConfig, *,
                     decoder_steps: int, held: bool = True, margin=None, inner=None,
                     seed: int = 0, device="auto", eval_batches: int = 0,
-                    description: str = "basins", progress: bool = True) -> Fit:
+                    eval_seed: int | None = None, description: str = "basins",
+                    progress: bool = True) -> Fit:
     """Train one model per sign pattern, started in its basin; return the ``Fit``.
 
     config          the family's config (e.g. ``DenoiserConfig``): one instance is made
@@ -133,6 +134,9 @@ def train_in_basins(config, patterns, centre, train_config: TrainConfig, *,
                     leave it free
     seed            seeds the models' fresh decoders (``config.build_model``) and their
                     data stream
+    eval_batches    if > 0, ``eval_loss`` on held-out batches of the stream of
+                    ``eval_seed`` (default ``seed``): pass the learned model's seed to
+                    score both on the same stream (``lib.core.fit.evaluate_config``)
 
     The decoder-only fit and the main stage run through ``lib.core.fit.fit`` (the first
     with ``initial=`` and ``frozen=("E",)``, the second with ``project=``), so a basin is
@@ -156,6 +160,11 @@ def train_in_basins(config, patterns, centre, train_config: TrainConfig, *,
     margin = c / 2 if margin is None else margin
     project = HeldSignPattern(P, margin, inner) if held else None
     start = {} if run else {"initial": {"E": dict(enumerate(E0))}}
-    return fit(basin_config, train_config, model=run.model if run else None,
-               sampler=run.sampler if run else None, project=project,
-               eval_batches=eval_batches, description=description, **start, **kwargs)
+    result = fit(basin_config, train_config, model=run.model if run else None,
+                 sampler=run.sampler if run else None, project=project,
+                 description=description, **start, **kwargs)
+    if eval_batches:
+        result.eval_loss = evaluate_config(
+            result.model, basin_config, seed=seed if eval_seed is None else eval_seed,
+            batch_size=train_config.batch_size, n_batches=eval_batches)
+    return result
