@@ -107,3 +107,31 @@ def bootstrap_exponent(x, Y, *, level: float = 0.95, n_resamples: int = 2000,
     slopes = (log_y - log_y.mean(1, keepdims=True)) @ lx / (lx @ lx)
     low, high = np.quantile(-slopes, [0.5 - level / 2, 0.5 + level / 2])
     return {"exponent": point, "low": float(low), "high": float(high)}
+
+
+def bootstrap_power_law(x, y, *, level: float = 0.95, n_resamples: int = 2000,
+                        seed: int = 0) -> dict:
+    """Exponent a of y ~ x^-a (``fit_power_law``) with a percentile interval from
+    resampling the k points (x_j, y_j) with replacement (the pairs bootstrap).
+
+    x, y ``[k]`` positive, k >= 3. For one curve of independent measurements (e.g. one
+    trained model per width); with k this small the interval is rough (its coverage is
+    below ``level``), a check on the t-interval rather than a replacement. Resamples
+    that hold fewer than two distinct x have no slope and are drawn again.
+    Returns ``{"exponent", "low", "high"}``.
+    """
+    point = fit_power_law(x, y, level)["exponent"]  # checks x, y and level
+    lx = np.log(np.asarray(x, dtype=np.float64))
+    ly = np.log(np.asarray(y, dtype=np.float64))
+    n = check_positive_int("n_resamples", n_resamples)
+    rng = np.random.default_rng(seed)
+    slopes = np.empty(0)
+    while slopes.size < n:
+        idx = rng.integers(0, lx.size, size=(n, lx.size))
+        X, Y = lx[idx], ly[idx]
+        Xc = X - X.mean(1, keepdims=True)
+        ss = (Xc**2).sum(1)
+        ok = ss > 1e-12 * max(1.0, float(np.ptp(lx)) ** 2)
+        slopes = np.concatenate([slopes, (Xc * Y).sum(1)[ok] / ss[ok]])
+    low, high = np.quantile(-slopes[:n], [0.5 - level / 2, 0.5 + level / 2])
+    return {"exponent": point, "low": float(low), "high": float(high)}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib.core.stats import bootstrap_exponent, fit_power_law
+from lib.core.stats import bootstrap_exponent, bootstrap_power_law, fit_power_law
 
 
 def test_fit_recovers_exponent_and_interval_covers():
@@ -36,3 +36,22 @@ def test_bootstrap_exponent():
     assert b["low"] < b["exponent"] < b["high"] and b["low"] < 1.0 < b["high"]
     with pytest.raises(ValueError, match="Y must be"):
         bootstrap_exponent(m, Y[:1])
+
+
+def test_bootstrap_power_law_exact_and_noisy():
+    m = np.array([8, 11, 16, 23, 32, 45, 64])
+    exact = bootstrap_power_law(m, 2.0 * m**-0.8)
+    assert exact["exponent"] == pytest.approx(0.8)
+    assert exact["low"] == pytest.approx(0.8) and exact["high"] == pytest.approx(0.8)
+    rng = np.random.default_rng(2)
+    covered = 0
+    for trial in range(100):
+        y = m**-1.0 * np.exp(rng.normal(0, 0.05, m.size))
+        b = bootstrap_power_law(m, y, n_resamples=400, seed=trial)
+        assert b["low"] <= b["exponent"] <= b["high"]
+        covered += b["low"] <= 1.0 <= b["high"]
+    assert covered >= 75  # rough with 7 points, but not far off 95 %
+    with pytest.raises(ValueError, match="n_resamples"):
+        bootstrap_power_law(m, y, n_resamples=0)
+    with pytest.raises(ValueError, match="positive"):
+        bootstrap_power_law(m, -y)
