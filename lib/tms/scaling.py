@@ -597,6 +597,8 @@ def plot_power_laws(ax, x, curves: dict, *, fits: dict | None = None, xlabel: st
             ax.loglog(x, np.exp(f["intercept"]) * x ** -f["exponent"], "-", lw=0.8,
                       color=line.get_color(),
                       label=f"  slope -{f['exponent']:.2f} [{f['low']:.2f}, {f['high']:.2f}]")
+    ax.set_xticks(x, [f"{v:g}" for v in x])  # the grid's widths, no crowded minor labels
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
