@@ -62,8 +62,11 @@ def steady(seconds: float, first: float, steps: int) -> float:
     return (steps - 1) / max(seconds - first, 1e-9)
 
 
-def reference_optimizer(config: TrainConfig) -> dict:
-    """The reference's AdamW settings for lib's optimiser (Adam = AdamW without weight decay)."""
+def reference_optimizer(config: TrainConfig, parts: dict | None = None) -> dict:
+    """The reference's AdamW settings for lib's optimiser (Adam = AdamW without weight decay),
+    or the case's own reference optimiser (``parts["ref_optimizer"]``) when it has one."""
+    if parts is not None and "ref_optimizer" in parts:
+        return {"lr": config.lr, "optimizer": parts["ref_optimizer"]}
     return {
         "lr": config.lr,
         "weight_decay": config.weight_decay if config.optimizer == "adamw" else 0.0,
@@ -99,7 +102,7 @@ def run_interleaved(parts: dict, config: TrainConfig) -> dict:
         parts["ref_batch"],
         parts["ref_loss"],
         target=parts["ref_target"],
-        **reference_optimizer(config),
+        **reference_optimizer(config, parts),
     )
     both = Interleaved(parts["sampler"], loop)
     hist = train(
@@ -145,7 +148,7 @@ def run_sequential(
             parts["ref_loss"],
             config.steps,
             target=parts["ref_target"],
-            **reference_optimizer(config),
+            **reference_optimizer(config, parts),
         )
         _sync(device)
         return {
@@ -226,6 +229,7 @@ def run_case(case, seeds, device, compile_mode, precision) -> list[dict]:
             optimizer=case.optimizer,
             compile=compile_mode,
             precision=precision,
+            **case.train_options,
         )
         if compile_mode == "auto":  # decide as the book's full-length run would
             elements = case.batch_size * parts["eval_sampler"]()(1).numel()

@@ -8,7 +8,7 @@ evaluation sampler with a fixed seed on which both trained models are scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -21,6 +21,7 @@ from lib.core.sampling import SparseUniform
 from lib.denoiser.config import DenoiserConfig
 from lib.denoiser.data import DENOISER_NOISE_CLIP, denoising_target
 from lib.tms.model import ToyModel
+from lib.tms.scaling import ScalingConfig, feature_frequencies
 
 from . import reference
 
@@ -42,6 +43,7 @@ class Case:
     cuda_only: bool = False
     lr: float = 1e-3
     optimizer: str = "adamw"  # the reference uses AdamW, with weight decay 0 for "adam"
+    train_options: dict = field(default_factory=dict)  # more TrainConfig fields for lib
 
 
 def matmul_flops(batch: int, instances: int, n: int, m: int) -> float:
@@ -175,7 +177,58 @@ def all_cases() -> list[Case]:
         )
     )
     cases.extend(denoiser_cases())
+    cases.append(scaling_case())
     return cases
+
+
+def scaling_case() -> Case:
+    """Chapter 8's largest training call at its CPU default: the width-32 group of its grid,
+    n = 500, 3 frequency laws x 7 weight decays (the strong and weak decay of every width and
+    the decay sweep), batch 256, with the authors' optimiser (growth for negative decay,
+    decay on W only). lib: the column sampler and the hand-written gradient (on the CPU);
+    reference: two dense draws, einsum autograd and the authors' AdamW written out."""
+    n, batch = 500, 256
+    decays_32 = (-1.0, -0.5, 0.0, 0.1, 0.2, 0.5, 1.0)
+    settings = [(a, d, 32) for a in (0.0, 0.5, 1.0) for d in decays_32]
+    alphas, decays, widths = (list(v) for v in zip(*settings))
+    config = ScalingConfig(n, widths, alphas)
+    p = np.stack([feature_frequencies(n, a) for a in alphas])
+    wd = torch.tensor(decays)
+
+    def build(seed: int, dev: torch.device) -> dict:
+        model = config.build_model(seed=seed, device=dev)
+        prob = torch.as_tensor(p, dtype=torch.float32, device=dev)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        ref_model = reference.ToyModel(model.W, model.b).to(dev)
+        return {
+            "model": model,
+            "sampler": config.build_sampler(seed=seed, device=dev),
+            "loss": config.build_loss(),
+            "target": None,
+            "ref_model": ref_model,
+            "ref_batch": lambda: reference.sparse_uniform_batch(gen, prob, batch, high=2.0),
+            "ref_loss": reference.mse,
+            "ref_target": None,
+            "ref_optimizer": lambda m: reference.GrowthAdamW(
+                [{"params": [m.W], "weight_decay": wd.to(dev)},
+                 {"params": [m.b_final], "weight_decay": 0.0}], lr=1e-2),
+            "eval_sampler": lambda: SparseUniform(p, high=2.0, seed=EVAL_SEED, device=dev,
+                                                  method="dense"),
+        }
+
+    return Case(
+        "scaling-500x32",
+        f"TMS n={n} m=32, {len(settings)} instances (3 alphas x 7 decays), p_i ~ i^-(1+a), "
+        "signed decay (chapter 8)",
+        batch,
+        40,
+        4_000,
+        matmul_flops(batch, len(settings), n, 32),
+        build,
+        lr=1e-2,
+        optimizer="signed_adamw",
+        train_options={"weight_decay": tuple(decays), "decay_parameters": ("W",)},
+    )
 
 
 def denoiser_cases() -> list[Case]:

@@ -95,6 +95,42 @@ def rebalanced_loss(output: torch.Tensor, target: torch.Tensor, power: float) ->
     on_mean = torch.where(on, err, zero).sum(dim=(0, 2)) / on.sum(dim=(0, 2)).clamp_min(1)
     off_mean = torch.where(on, zero, err).sum(dim=(0, 2)) / (~on).sum(dim=(0, 2)).clamp_min(1)
     return on_mean.pow(1 / power) + off_mean.pow(1 / power)
+class GrowthAdamW(torch.optim.Optimizer):
+    """The AdamW of Liu, Liu & Gore's public code (``exp/adamw.py``) written out as a plain
+    per-tensor loop, with one weight decay per instance (``weight_decay: [I]`` over the first
+    axis of every parameter of the group): gamma >= 0 decays, gamma < 0 moves each row
+    (last axis) towards norm 1, p <- p + lr gamma p (1 - 1 / (|row| + eps))."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.zeros_like(p)
+                state["step"] += 1
+                wd = torch.as_tensor(group["weight_decay"], dtype=p.dtype, device=p.device)
+                wd = wd.reshape(-1, *([1] * (p.dim() - 1))) if wd.dim() else wd
+                norms = p.norm(dim=-1, keepdim=True) + eps
+                grow = p + lr * wd * p * (1 - 1 / norms)
+                p.copy_(torch.where(wd >= 0, p * (1 - lr * wd), grow))
+                state["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
+                state["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (state["v"].sqrt() / (1 - b2 ** state["step"]) ** 0.5).add_(eps)
+                p.addcdiv_(state["m"], denom, value=-lr / (1 - b1 ** state["step"]))
+
+
+def mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[I]``: plain squared error, mean over batch and features."""
+    return ((target - output) ** 2).mean(dim=(0, 2))
 
 
 def weighted_mse(
@@ -116,6 +152,7 @@ class Loop:
         lr: float = 1e-3,
         weight_decay: float = 0.01,
         target=None,
+        optimizer=None,
     ):
         self.model, self.make_batch, self.loss_fn, self.target = (
             model,
@@ -123,8 +160,11 @@ class Loop:
             loss_fn,
             target,
         )
-        self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=lr, weight_decay=weight_decay
+        # ``optimizer(model)``: another optimiser (a case's own reference), else torch's AdamW
+        self.optimizer = (
+            optimizer(model)
+            if optimizer is not None
+            else torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         )
         self.steps, self.last_loss = 0, None
 

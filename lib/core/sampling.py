@@ -32,7 +32,8 @@ CANDIDATES_PER_ROW = (
     256  # rows of the sparse walk: long enough to amortise, short enough to pad little
 )
 MARGIN_SD = 2.0  # gaps drawn per row and round: mean + MARGIN_SD standard deviations + 2
-SAMPLING_METHODS = ("auto", "dense", "sparse")
+SAMPLING_METHODS = ("auto", "dense", "sparse", "columns")
+LAYOUTS = ("strided", "sparse")
 
 
 class SparseUniform:
@@ -52,6 +53,18 @@ class SparseUniform:
                 batches with at least ``SPARSE_MIN_ENTRIES`` such entries) and "dense" for the
                 rest; on a GPU "dense" (random numbers are cheap there and the sparse path
                 would need host syncs).
+      "columns" (CPU only) every (instance, feature) column of the batch as its own
+                Bernoulli process at its own rate p_i (``draw_columns``): a cost
+                proportional to the active entries plus one short walk per column, whatever
+                the spread of p. "sparse" walks each instance at the rate of its most
+                frequent feature and thins, which is slow when p is very uneven (a power
+                law p_i ~ i^-(1+a) with p_1 ~ 0.6 and mean p ~ 1/n); "auto" never picks
+                "columns", so that the streams of existing runs do not change.
+    ``layout`` says what a batch is: "strided" (default), a dense tensor; "sparse" (with
+    method "columns" only), the same batch as a ``torch.sparse_coo_tensor`` of size
+    ``[B, I, n]`` holding only the active entries (uncoalesced, each entry once): its
+    ``to_dense()`` is the strided batch of the same seed. For models and losses that read
+    the active entries directly (``lib.tms.scaling``).
     On the CPU the uniforms come from numpy's PCG64 (about 2.5x faster there than torch's
     generator), elsewhere from ``self.generator``; both are seeded by ``seed`` and saved by
     ``state_dict``. A batch is laid out ``[I, B, n]`` in memory (one contiguous block per
@@ -59,7 +72,7 @@ class SparseUniform:
     """
 
     def __init__(self, feature_probability, *, low: float = 0.0, high: float = 1.0, seed: int = 0,
-                 device="cpu", method: str = "auto"):
+                 device="cpu", method: str = "auto", layout: str = "strided"):
         p = check_probabilities("feature_probability", feature_probability)
         if p.ndim != 2:
             raise ValueError(
@@ -69,7 +82,16 @@ class SparseUniform:
             raise ValueError(f"high must be > low, got low={low}, high={high}")
         self.method = check_choice("method", method, SAMPLING_METHODS)
         self.device = resolve_device(device)
+        if method == "columns" and self.device.type != "cpu":
+            raise ValueError(
+                f"method 'columns' draws on the CPU (numpy), got device {self.device}; use "
+                "'dense' on a GPU"
+            )
+        self.layout = check_choice("layout", layout, LAYOUTS)
+        if layout == "sparse" and method != "columns":
+            raise ValueError(f"layout 'sparse' needs method 'columns', got method {method!r}")
         self.probability = torch.as_tensor(p, dtype=torch.float32, device=self.device)
+        self._p64 = self.probability.double().cpu().numpy()  # the rates "columns" walks at
         self.low, self.high = float(low), float(high)
         self.generator = make_generator(seed, self.device)
         self.numpy_generator = np.random.Generator(np.random.PCG64(self.generator.initial_seed()))
@@ -90,6 +112,18 @@ class SparseUniform:
     def __call__(self, batch_size: int) -> torch.Tensor:
         """Return ``x: [B, I, n]`` float32 on the sampler's device (a view of ``[I, B, n]``)."""
         b = check_positive_int("batch_size", batch_size)
+        if self.method == "columns":
+            column, position, values = draw_columns(
+                self._p64, b, self.low, self.high, self.numpy_generator
+            )
+            n = self.n_features
+            if self.layout == "sparse":
+                index = torch.stack([position, column // n, column % n])
+                return torch.sparse_coo_tensor(index, values, (b, self.n_instances, n),
+                                               check_invariants=False)  # fmt: skip
+            x = torch.zeros(self.n_instances, b, n)
+            x.view(-1)[(column // n) * (b * n) + position * n + column % n] = values
+            return x.transpose(0, 1)
         n_sparse = len(self._sparse_ids)
         if self.method == "auto" and b * self.n_features * n_sparse < SPARSE_MIN_ENTRIES:
             n_sparse = 0
@@ -221,6 +255,50 @@ def scatter_sparse_(
             )
             last[todo] = offset[:, -1]
             todo = todo[last[todo] < rows["length"][todo]]
+
+
+def draw_columns(probability: np.ndarray, b: int, low: float, high: float,
+                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The active entries of a batch of ``b`` samples: ``(column, position, value)``, each
+    ``[K]``: column k n + i of instance k and feature i, the sample in [0, b), the value.
+
+    Column (k, i), the b samples of feature i in instance k, is a Bernoulli process of rate
+    p = ``probability[k, i]`` (float64 ``[I, n]``): the gaps between its active samples are
+    iid Geometric(p), drawn by inversion, 1 + floor(log U / log(1 - p)) (gaps of 1 when
+    p = 1). Each column gets its mean number of gaps plus ``MARGIN_SD`` standard deviations
+    plus 2 at once; a column whose gaps end before the batch does is walked on in another
+    round, so none is ever cut short. Active values are uniform on [low, high]. The work is
+    proportional to the number of active entries plus a few draws per column.
+    """
+    rate = probability.reshape(-1)
+    with np.errstate(divide="ignore"):
+        log_q = np.log1p(-np.minimum(rate, 1.0))  # -inf where p = 1: every gap is 1
+    columns, positions = [], []
+    todo = np.flatnonzero(rate > 0)
+    last = np.full(rate.size, -1, dtype=np.int64)  # each column's latest active sample
+    while todo.size:
+        mean = (b - 1 - last[todo]) * rate[todo]
+        draws = np.ceil(mean + MARGIN_SD * np.sqrt(mean) + 2).astype(np.int64)
+        column = np.repeat(todo, draws)
+        u = np.maximum(rng.random(column.size), 1e-300)
+        with np.errstate(divide="ignore"):
+            # log u / -inf = -0: gaps of 1; cap at b + 1, which passes the end (last >= -1)
+            gaps = np.minimum(np.floor(np.log(u) / log_q[column]), b).astype(np.int64) + 1
+        ends = np.cumsum(draws)
+        walked = np.cumsum(gaps)
+        before = np.concatenate([[0], walked[ends[:-1] - 1]])
+        position = walked - np.repeat(before - last[todo], draws)
+        inside = position < b
+        columns.append(column[inside])
+        positions.append(position[inside])
+        last[todo] = position[ends - 1]
+        todo = todo[last[todo] < b - 1]
+    column = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+    position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    values = rng.random(column.size, dtype=np.float32)
+    if (low, high) != (0.0, 1.0):
+        values = values * np.float32(high - low) + np.float32(low)
+    return torch.from_numpy(column), torch.from_numpy(position), torch.from_numpy(values)
 
 
 class SharedSparseUniform(SparseUniform):

@@ -14,6 +14,19 @@ parameters), the forward + loss can be ``torch.compile``d (``TrainConfig.compile
 loss reaches the host only once per logging window, and on CUDA matmuls use TF32 (or
 bf16 autocast) as ``TrainConfig.precision`` says. ``bench/`` measures it against a plain
 loop.
+
+Two optional extensions, both off unless asked for:
+
+- ``optimizer="signed_adamw"`` (``lib.core.optim.SignedAdamW``): decoupled weight decay of
+  either sign, one value per instance (``weight_decay`` a sequence ``[I]``), applied only
+  to the parameters named in ``decay_parameters``; ``growth`` says what a negative decay
+  does. ``final_lr_ratio`` ends the cosine schedules at that fraction of the peak lr.
+- A loss may carry a hand-written gradient: a method
+  ``loss.fused_gradients(model, x, y) -> [I]`` that returns the per-instance loss of
+  ``model`` on ``(x, y)`` and sets every trainable parameter's ``.grad`` to the gradient
+  of their sum, as autograd would. ``TrainConfig.fused`` ("auto": on the CPU) makes
+  ``train`` use it instead of autograd; the family that provides one tests it against
+  autograd.
 """
 
 from __future__ import annotations
@@ -39,8 +52,9 @@ from .checks import (
     check_positive_int,
     resolve_device,
 )
+from .optim import GROWTH_RULES, SignedAdamW
 
-OPTIMIZERS = ("adam", "adamw")
+OPTIMIZERS = ("adam", "adamw", "signed_adamw")
 SCHEDULES = ("constant", "cosine", "warmup", "warmup_cosine", "constant_cosine")
 PRECISIONS = ("tf32", "fp32", "bf16")
 
@@ -52,12 +66,15 @@ class TrainConfig:
     steps          number of optimiser steps (one fresh batch each)
     batch_size     samples per step, per instance
     lr             peak learning rate
-    optimizer      "adam" or "adamw" (decoupled weight decay)
-    weight_decay   AdamW decay (ignored by "adam"); torch's AdamW default is 0.01
+    optimizer      "adam", "adamw" (decoupled weight decay) or "signed_adamw" (decay of
+                   either sign, per instance: ``lib.core.optim.SignedAdamW``)
+    weight_decay   AdamW decay (ignored by "adam"); torch's AdamW default is 0.01. For
+                   "signed_adamw" a number of any sign or one per instance ``[I]``
     schedule       "constant", "cosine" (to 0), "warmup" (linear, then constant),
                    "warmup_cosine" (linear warm-up, then cosine to 0),
                    "constant_cosine" (constant, then a cosine to 0 over the last
-                   ``decay_steps``: one optimiser state for both phases)
+                   ``decay_steps``: one optimiser state for both phases); the cosines
+                   end at ``final_lr_ratio`` times lr instead of 0 when that is set
     warmup_steps   length of the linear warm-up for the warmup schedules
     decay_steps    length of the final cosine decay of "constant_cosine"
     log_every      steps between loss-history entries (each is the mean over its window)
@@ -66,6 +83,13 @@ class TrainConfig:
                    ``should_compile``), True, or False; falls back to eager if it fails
     precision      CUDA matmuls: "tf32" (default), "fp32", or "bf16" (autocast, fp32 loss);
                    ignored on the CPU, which always computes in fp32
+    decay_parameters  "signed_adamw" only: names of the parameters that decay (e.g.
+                   ("W",)); None: all of them
+    growth         "signed_adamw" only: what a negative decay does, "unit_norm" (rows
+                   towards norm 1) or "linear" (geometric growth); see ``lib.core.optim``
+    final_lr_ratio the cosine schedules end at this fraction of lr (0: at 0)
+    fused          use the loss's hand-written gradient (``loss.fused_gradients``) when it
+                   has one: "auto" (on the CPU, where it pays), True, or False
     """
 
     steps: int = 10_000
@@ -81,18 +105,49 @@ class TrainConfig:
     compile: bool | str = "auto"
     precision: str = "tf32"
     decay_steps: int = 0
+    decay_parameters: tuple[str, ...] | None = None
+    growth: str = "unit_norm"
+    final_lr_ratio: float = 0.0
+    fused: bool | str = "auto"
 
     def __post_init__(self):
         self.steps = check_positive_int("steps", self.steps)
         self.batch_size = check_positive_int("batch_size", self.batch_size)
         self.lr = check_positive_float("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        wd = float(self.weight_decay)
-        if not math.isfinite(wd) or wd < 0:
-            raise ValueError(
-                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
-            )
-        self.weight_decay = wd
+        if self.optimizer == "signed_adamw":
+            self.weight_decay = _signed_decay(self.weight_decay)
+        else:
+            try:
+                wd = float(self.weight_decay)
+            except (TypeError, ValueError):
+                wd = math.nan  # e.g. one decay per instance: only "signed_adamw" takes that
+            if not math.isfinite(wd) or wd < 0:
+                raise ValueError(
+                    f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
+                )
+            self.weight_decay = wd
+        if self.decay_parameters is not None:
+            if self.optimizer != "signed_adamw":
+                raise ValueError(
+                    "decay_parameters needs optimizer='signed_adamw', got optimizer="
+                    f"{self.optimizer!r}"
+                )
+            names = self.decay_parameters
+            names = (names,) if isinstance(names, str) else tuple(names)
+            if not names or not all(isinstance(name, str) and name for name in names):
+                raise ValueError(
+                    "decay_parameters must be None or parameter names such as ('W',), got "
+                    f"{self.decay_parameters!r}"
+                )
+            self.decay_parameters = tuple(names)
+        check_choice("growth", self.growth, GROWTH_RULES)
+        ratio = float(self.final_lr_ratio)
+        if not (math.isfinite(ratio) and 0.0 <= ratio <= 1.0):
+            raise ValueError(f"final_lr_ratio must lie in [0, 1], got {self.final_lr_ratio!r}")
+        self.final_lr_ratio = ratio
+        if self.fused not in (True, False, "auto"):
+            raise ValueError(f"fused must be True, False or 'auto', got {self.fused!r}")
         check_choice("schedule", self.schedule, SCHEDULES)
         self.warmup_steps = check_nonnegative_int("warmup_steps", self.warmup_steps)
         if self.schedule.startswith("warmup") and not 0 < self.warmup_steps < self.steps:
@@ -116,6 +171,28 @@ class TrainConfig:
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _signed_decay(weight_decay) -> float | tuple[float, ...]:
+    """A "signed_adamw" decay: one finite number of any sign, or a non-empty 1-D sequence
+    of them (one per instance), returned as a float or a tuple of floats."""
+    if isinstance(weight_decay, (str, bytes)):
+        raise ValueError(f"weight_decay must be a number, got {weight_decay!r}")
+    values = np.asarray(weight_decay, dtype=object)
+    try:
+        arr = np.asarray(weight_decay, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"weight_decay must be a number or a sequence [I] of numbers, got {weight_decay!r}"
+        ) from None
+    if values.dtype == object and any(isinstance(v, (str, bytes)) for v in values.ravel()):
+        raise ValueError(f"weight_decay must be numbers, got {weight_decay!r}")
+    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(
+            "weight_decay must be a finite number or a non-empty 1-D sequence [I] of finite "
+            f"numbers, got {weight_decay!r}"
+        )
+    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+
+
 @dataclass
 class History:
     """What happened during training.
@@ -126,6 +203,7 @@ class History:
     seconds         wall-clock time of the whole run (this process only)
     first_step_seconds  wall-clock time of the first step (includes torch.compile, if any)
     compiled        whether the forward + loss ran compiled
+    fused           whether the loss's hand-written gradient replaced autograd
     snapshots       {step: {parameter name: tensor on the CPU}} at the steps asked for
                     (``train(..., snapshot_steps=...)``; step 0 is the initial state)
     """
@@ -137,6 +215,7 @@ class History:
     first_step_seconds: float = 0.0
     compiled: bool = False
     snapshots: dict = field(default_factory=dict)
+    fused: bool = False
 
     @property
     def final_loss(self) -> np.ndarray:
@@ -151,10 +230,11 @@ class History:
 
 def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
     """Multiplier of the peak lr at step t for ``config.schedule``."""
-    total, warm = config.steps, config.warmup_steps
+    total, warm, final = config.steps, config.warmup_steps, config.final_lr_ratio
 
     def cosine(t: int, start: int) -> float:
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (t - start) / max(1, total - start))))
+        c = 0.5 * (1.0 + math.cos(math.pi * min(1.0, (t - start) / max(1, total - start))))
+        return final + (1.0 - final) * c if final else c
 
     def multiplier(t: int) -> float:
         if config.schedule == "constant":
@@ -177,6 +257,40 @@ def make_optimizer(params, config: TrainConfig, device="cpu") -> torch.optim.Opt
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, fused=fused)
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+
+
+def signed_optimizer(model: torch.nn.Module, config: TrainConfig) -> SignedAdamW:
+    """``SignedAdamW`` for ``model``: the parameters named in ``config.decay_parameters``
+    (all when None) decay with ``config.weight_decay`` (a number, or one per instance:
+    a tensor ``[I]`` over each decaying parameter's first axis), the others do not."""
+    params = dict(model.named_parameters())
+    names = list(params) if config.decay_parameters is None else list(config.decay_parameters)
+    missing = [name for name in names if name not in params]
+    if missing:
+        raise ValueError(
+            f"decay_parameters {missing} are not parameters of {type(model).__name__} "
+            f"(parameters: {sorted(params)})"
+        )
+    wd = config.weight_decay
+    wd = torch.tensor(wd, dtype=torch.float32) if isinstance(wd, tuple) else wd
+    groups = [{"params": [params[name] for name in names], "weight_decay": wd}]
+    rest = [p for name, p in params.items() if name not in names]
+    if rest:
+        groups.append({"params": rest, "weight_decay": 0.0})
+    return SignedAdamW(groups, lr=config.lr, weight_decay=0.0, growth=config.growth)
+
+
+def fused_gradients(loss, config: TrainConfig, device: torch.device):
+    """The loss's hand-written gradient ``loss.fused_gradients`` if ``config.fused`` asks for
+    it ("auto": on the CPU, when the loss has one), else None (autograd)."""
+    method = getattr(loss, "fused_gradients", None)
+    if config.fused is True and method is None:
+        raise ValueError(
+            f"fused=True, but the loss {type(loss).__name__} has no fused_gradients method"
+        )
+    if config.fused is False or (config.fused == "auto" and device.type != "cpu"):
+        return None
+    return method
 
 
 def should_compile(config: TrainConfig, batch_elements: int, device: torch.device) -> bool:
@@ -284,7 +398,11 @@ def train(
     model.to(dev)
     if hasattr(loss, "to"):
         loss = loss.to(dev)
-    optimizer = make_optimizer(model.parameters(), config, dev)
+    if config.optimizer == "signed_adamw":
+        optimizer = signed_optimizer(model, config)
+    else:
+        optimizer = make_optimizer(model.parameters(), config, dev)
+    fused = fused_gradients(loss, config, dev)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     history, start = History(), 0
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
@@ -316,6 +434,9 @@ def train(
         return loss(output.float() if bf16 else output, y)  # the loss itself in fp32
 
     def gradients(forward: Callable, x: torch.Tensor) -> torch.Tensor:
+        if fused is not None:  # the loss's hand-written gradient (module docstring)
+            optimizer.zero_grad(set_to_none=True)
+            return fused(model, x, x if target is None else target(x))
         per_instance = forward(x)
         optimizer.zero_grad(set_to_none=True)
         per_instance.sum().backward()
@@ -332,7 +453,7 @@ def train(
             if step == start:
                 if x.device.type != dev.type:
                     raise ValueError(f"sampler generates on {x.device}, but the model is on {dev}")
-                if should_compile(config, x.numel(), dev):
+                if fused is None and should_compile(config, x.numel(), dev):
                     forward = compiled(per_instance_loss, dev)
             if forward is not per_instance_loss and dev.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
@@ -379,6 +500,7 @@ def train(
     bar.close()
     history.seconds += time.perf_counter() - t0
     history.compiled = forward is not per_instance_loss
+    history.fused = fused is not None
     return history
 
 
