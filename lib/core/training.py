@@ -41,7 +41,7 @@ from .checks import (
 )
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine", "warmup", "warmup_cosine")
+SCHEDULES = ("constant", "cosine", "warmup", "warmup_cosine", "constant_cosine")
 PRECISIONS = ("tf32", "fp32", "bf16")
 
 
@@ -55,8 +55,11 @@ class TrainConfig:
     optimizer      "adam" or "adamw" (decoupled weight decay)
     weight_decay   AdamW decay (ignored by "adam"); torch's AdamW default is 0.01
     schedule       "constant", "cosine" (to 0), "warmup" (linear, then constant),
-                   "warmup_cosine" (linear warm-up, then cosine to 0)
+                   "warmup_cosine" (linear warm-up, then cosine to 0), "constant_cosine"
+                   (constant, then a cosine to 0 over the last ``decay_steps``)
     warmup_steps   length of the linear warm-up for the warmup schedules
+    decay_steps    length of the final cosine decay of "constant_cosine" (one optimiser
+                   state throughout, unlike two ``train`` calls)
     log_every      steps between loss-history entries (each is the mean over its window)
     checkpoint_path  file to save to every ``checkpoint_every`` steps and resume from
     compile        torch.compile the forward + loss: "auto" (on CUDA only, see
@@ -77,6 +80,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     compile: bool | str = "auto"
     precision: str = "tf32"
+    decay_steps: int = 0
 
     def __post_init__(self):
         self.steps = check_positive_int("steps", self.steps)
@@ -95,6 +99,12 @@ class TrainConfig:
             raise ValueError(
                 f"warmup_steps must be in [1, steps) for schedule {self.schedule!r}, "
                 f"got {self.warmup_steps} with steps={self.steps}"
+            )
+        self.decay_steps = check_nonnegative_int("decay_steps", self.decay_steps)
+        if self.schedule == "constant_cosine" and not 0 < self.decay_steps <= self.steps:
+            raise ValueError(
+                f"decay_steps must be in [1, steps] for schedule 'constant_cosine', "
+                f"got {self.decay_steps} with steps={self.steps}"
             )
         self.log_every = check_positive_int("log_every", self.log_every)
         self.checkpoint_every = check_positive_int("checkpoint_every", self.checkpoint_every)
@@ -151,6 +161,9 @@ def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
             return 1.0
         if config.schedule == "cosine":
             return cosine(t, 0)
+        if config.schedule == "constant_cosine":
+            start = total - config.decay_steps
+            return 1.0 if t < start else cosine(t, start)
         if t < warm:
             return (t + 1) / warm
         return 1.0 if config.schedule == "warmup" else cosine(t, warm)
