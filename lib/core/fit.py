@@ -61,7 +61,8 @@ class Fit:
 def fit(config: Experiment, train_config: TrainConfig, *, seed: int = 0, device="auto",
         model: torch.nn.Module | None = None, sampler=None, initial: dict | None = None,
         frozen: Sequence[str] = (), eval_batches: int = 0, eval_shared: bool = False,
-        progress: bool = True, description: str = "train", snapshot_steps=()) -> Fit:
+        progress: bool = True, description: str = "train", snapshot_steps=(),
+        project=None) -> Fit:
     """Train every instance of ``config``'s model on its data; return a ``Fit``.
 
     model, sampler  continue from these (a previous stage) instead of building fresh ones
@@ -75,6 +76,8 @@ def fit(config: Experiment, train_config: TrainConfig, *, seed: int = 0, device=
     eval_shared     evaluate with common random numbers across instances (the config's
                     ``build_sampler(shared=True)``)
     snapshot_steps  steps at which to keep a copy of the parameters (``History.snapshots``)
+    project         ``project(model)`` after every optimiser step (``train``): hold the
+                    parameters on a constraint set, e.g. a fixed sign pattern
     """
     dev = resolve_device(device)
     eval_batches = check_nonnegative_int("eval_batches", eval_batches)
@@ -104,7 +107,7 @@ def fit(config: Experiment, train_config: TrainConfig, *, seed: int = 0, device=
     try:
         history = train(model, sampler, loss, train_config, target=config.build_target(),
                         device=dev, progress=progress, description=description,
-                        snapshot_steps=snapshot_steps)
+                        snapshot_steps=snapshot_steps, project=project)
     finally:
         for name in frozen:
             params[name].requires_grad_(True)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..core.checks import check_choice, check_positive_float, check_positive_int
-from .data import KHotNoise, denoising_target
+from .data import DENOISER_MAX_NOISE, KHotNoise, denoising_target
 from .losses import RebalancedLoss, denoising_mse, softmax_cross_entropy
 from .model import Denoiser
 
@@ -22,7 +22,8 @@ class DenoiserConfig:
     n_hidden          h, the hidden layer (neurons)
     n_instances       I, models trained side by side
     k                 active features per input (the post: 2 or 3), 1 <= k <= d
-    noise_std         σ of the Gaussian noise on every coordinate, in [0, 0.15]
+    noise_std         σ of the Gaussian noise on every coordinate, in [0, 0.25] (the
+                      post: "≪ 1"; see ``lib.denoiser.data.DENOISER_MAX_NOISE``)
     nonlinearity      "tanh3" (φ = tanh³) or "gelu"
     loss              "rebalanced" (on/off L^p, see ``lib.denoiser.losses.rebalanced_loss``),
                       "mse" (plain, degenerate), "softmax" (cross-entropy)
@@ -65,8 +66,10 @@ class DenoiserConfig:
         if self.k > self.n_features:
             raise ValueError(f"k must be <= n_features={self.n_features}, got {self.k}")
         std = float(self.noise_std)
-        if not (math.isfinite(std) and 0 <= std <= 0.15):
-            raise ValueError(f"noise_std must lie in [0, 0.15], got {self.noise_std!r}")
+        if not (math.isfinite(std) and 0 <= std <= DENOISER_MAX_NOISE):
+            raise ValueError(
+                f"noise_std must lie in [0, {DENOISER_MAX_NOISE}], got {self.noise_std!r}"
+            )
         self.noise_std = std
         check_choice("nonlinearity", self.nonlinearity, ("tanh3", "gelu"))
         check_choice("loss", self.loss, DENOISER_LOSSES)

@@ -98,3 +98,64 @@ def plot_degree_histogram(observed, null, ax=None, *, label: str, title: str | N
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return ax
+
+
+REGIME_AXES = {  # panel: (x key, y key, title)
+    "loss": ("encoder_init_std", "loss_power", "loss power p x initial scale"),
+    "noise": ("k", "noise_std", "noise σ x k (p = 4)"),
+    "ratio": ("loss_power", "d_over_h", "d / h x p (d = 192)"),
+    "size": ("batch_size", "n_features", "size d (d / h = 3) x batch"),
+}
+
+
+def plot_regime_map(records, axes=None, *, max_ambiguous: float = 0.05):
+    """The regime map: mean neurons per feature (column degree of the learned sign matrix)
+    in each cell of each panel, averaged over instances (``lib.denoiser.regime`` records).
+
+    Colour: log2 of the mean column degree (1 = one neuron per feature); cells whose
+    encoder did not cluster (ambiguous share > ``max_ambiguous``: the dense "cloud") are
+    grey and labelled "cloud". Returns the axes, one per panel.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    frame["encoder_init_std"] = [c["encoder_init_std"] for c in frame["config"]]
+    frame["loss_power"] = [c["loss_power"] for c in frame["config"]]
+    frame["noise_std"] = [c["noise_std"] for c in frame["config"]]
+    frame["k"] = [c["k"] for c in frame["config"]]
+    frame["n_features"] = [c["n_features"] for c in frame["config"]]
+    frame["d_over_h"] = [c["n_features"] / c["n_hidden"] for c in frame["config"]]
+    frame["encoder_init_std"] = frame["encoder_init_std"].fillna(0.0)
+    panels = [p for p in REGIME_AXES if p in set(frame["panel"])]
+    if axes is None:
+        _, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2))
+    axes = np.atleast_1d(axes)
+    cmap = plt.get_cmap("viridis")
+    for ax, panel in zip(axes, panels):
+        xk, yk, title = REGIME_AXES[panel]
+        sub = frame[frame["panel"] == panel].groupby([xk, yk]).agg(
+            m=("col_deg_mean", "mean"), amb=("ambiguous", "max")).reset_index()
+        xs, ys = sorted(sub[xk].unique()), sorted(sub[yk].unique())
+        for _, row in sub.iterrows():
+            i, j = xs.index(row[xk]), ys.index(row[yk])
+            cloud = row["amb"] > max_ambiguous
+            level = np.clip(np.log2(max(row["m"], 1e-3)), 0, 3) / 3
+            ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1,
+                                       color="0.8" if cloud else cmap(level)))
+            label = "cloud" if cloud else f"{row['m']:.2f}"
+            ax.text(i, j, label, ha="center", va="center", fontsize=7,
+                    color="k" if cloud or level > 0.5 else "w")
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        ax.set_ylim(-0.5, len(ys) - 0.5)
+        ax.set_xticks(range(len(xs)), [_tick(xk, v) for v in xs], fontsize=7)
+        ax.set_yticks(range(len(ys)), [_tick(yk, v) for v in ys], fontsize=7)
+        ax.set_xlabel(xk.replace("_", " "), fontsize=8)
+        ax.set_ylabel(yk.replace("_", " "), fontsize=8)
+        ax.set_title(title, fontsize=9)
+    return axes
+
+
+def _tick(key: str, value) -> str:
+    if key == "encoder_init_std" and value == 0:
+        return "default"
+    return f"{value:g}"
