@@ -270,6 +270,18 @@ def shared_feature_pairs(signs) -> int:
     return int(((G - np.diag(np.diag(G))) > 0).sum() // 2)
 
 
+def forced_shared_pairs(n_features: int, n_hidden: int) -> int:
+    """The fewest feature pairs that must share a neuron when each of ``d`` features is
+    read by at least one of ``h`` neurons: spread the features as evenly as possible, so
+    ``d mod h`` neurons read ⌈d/h⌉ and the rest ⌊d/h⌋, each neuron contributing the
+    pairs among its own features (0 when h >= d). A counting bound: frustration forced
+    by d > h alone."""
+    d, h = check_positive_int("n_features", n_features), check_positive_int("n_hidden",
+                                                                           n_hidden)
+    q, rem = divmod(d, h)
+    return int(rem * math.comb(q + 1, 2) + (h - rem) * math.comb(q, 2))
+
+
 def deviation_parts(dev: Deviations) -> dict:
     """The four parts of δ as 1-D arrays, in units of the cluster separation.
 
@@ -594,6 +606,42 @@ def two_components_beyond_structure(dev: Deviations, predictors, *, categorical=
             "explained": float(share), "labels": before["labels"]}
 
 
+def structural_defects(signs, column_degree: int = 2) -> np.ndarray:
+    """Entries (j, i) of ``S: [h, d]`` with a defect in their local structure: feature i
+    is read by other than ``column_degree`` neurons, or neuron j is mixed (reads features
+    with both signs). ``[h, d]`` bool (defined at every entry; used on the outer ones)."""
+    st = local_structure(signs)
+    return (st["column_degree"] != column_degree) | (st["mixed_row"] > 0)
+
+
+def defect_enrichment(dev: Deviations, labels, *, column_degree: int = 2,
+                      n_perm: int = 200, seed: int = 0) -> dict:
+    """Are the minority points of the outer clusters structural defects?
+
+    ``labels``: one per outer entry (in ``dev.mask("outer")`` order), 1 = the minority
+    kind (e.g. ``two_components``' labels). Returns the share of defects
+    (``structural_defects``) in each kind, ``ratio`` = P(defect | minority) /
+    P(defect | majority), and ``random_ratio``: the mean ratio over ``n_perm`` random
+    splits of the same sizes (the negative control, about 1).
+    """
+    defect = structural_defects(dev.signs, column_degree)[dev.mask("outer")]
+    lab = np.asarray(labels).astype(bool).reshape(-1)
+    if lab.shape != defect.shape or lab.all() or not lab.any():
+        raise ValueError(f"labels must mark a proper subset of the {defect.size} outer "
+                         f"entries, got {lab.sum()} of {lab.size}")
+
+    def ratio(mark):
+        base = defect[~mark].mean()
+        return float(defect[mark].mean() / base) if base > 0 else float("inf")
+
+    rng = np.random.default_rng(seed)
+    random = [ratio(rng.permutation(lab)) for _ in range(check_positive_int("n_perm",
+                                                                            n_perm))]
+    return {"defect_share": float(defect.mean()), "minority": float(defect[lab].mean()),
+            "majority": float(defect[~lab].mean()), "ratio": ratio(lab),
+            "random_ratio": float(np.mean(random))}
+
+
 # ----------------------------------------------------------------------------- random wirings
 def random_wiring(n_hidden: int, n_features: int, column_degree: int, *,
                   seed: int = 0) -> np.ndarray:
@@ -738,10 +786,11 @@ __all__ = [
     "CLUSTERS", "Deviations", "aligned_fields", "deviation_parts", "folded_outer",
     "outer_spread_within_degree", "replicate_parts", "shared_feature_pairs",
     "two_components_beyond_structure", "basin_starts", "cluster_summary",
-    "deviations", "fit_in_basins", "frustrated_triangles",
+    "defect_enrichment", "deviations", "fit_in_basins", "forced_shared_pairs",
+    "frustrated_triangles",
     "gaussian_mixture", "ground_states", "ising_energy", "ising_states", "lattice_couplings",
     "live_rows",
     "local_structure", "mattis_couplings", "power_law", "random_sign_couplings",
     "random_wiring", "regress_on_structure", "replicate_correlation", "row_offsets",
-    "shape_statistics", "two_components", "within_rows",
+    "shape_statistics", "structural_defects", "two_components", "within_rows",
 ]

@@ -343,3 +343,27 @@ def test_two_components_beyond_structure_explains_a_planted_kind_of_entry():
     res = pinning.two_components_beyond_structure(pinning.deviations(E, D), [],
                                                   categorical=["column_degree"])
     assert res["before"] > 100 and res["after"] < 10 and res["explained"] > 0.9
+
+
+def test_forced_shared_pairs_is_the_even_spread():
+    assert pinning.forced_shared_pairs(192, 64) == 64 * 3
+    assert pinning.forced_shared_pairs(7, 3) == 3 + 1 + 1  # neurons read 3, 2, 2
+    assert pinning.forced_shared_pairs(64, 192) == 0
+    S = pinning.random_wiring(64, 192, 1, seed=3)  # one reader each, 3 per neuron
+    assert pinning.shared_feature_pairs(S) == pinning.forced_shared_pairs(192, 64)
+
+
+def test_defect_enrichment_finds_a_planted_defect_kind():
+    S = pinning.random_wiring(64, 192, 2, seed=12)
+    S[0] = 0
+    S[0, :40] = 1  # 40 features get a third reader: defects
+    dev = pinning.deviations(2.0 * S, 0.5 * S.T)
+    defect = pinning.structural_defects(S)[dev.mask("outer")]
+    res = pinning.defect_enrichment(dev, defect, seed=1)
+    assert res["minority"] == 1 and res["majority"] == 0 and res["ratio"] == float("inf")
+    rng = np.random.default_rng(2)
+    noise = rng.random(defect.size) < 0.1
+    res = pinning.defect_enrichment(dev, noise, n_perm=300, seed=1)
+    assert abs(res["random_ratio"] - 1) < 0.15 and abs(res["ratio"] - 1) < 0.8
+    with pytest.raises(ValueError, match="labels"):
+        pinning.defect_enrichment(dev, np.zeros(defect.size), seed=1)
