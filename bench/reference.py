@@ -87,6 +87,16 @@ class Denoiser(nn.Module):
         return torch.einsum("bih,idh->bid", hidden, self.D)
 
 
+def rebalanced_loss(output: torch.Tensor, target: torch.Tensor, power: float) -> torch.Tensor:
+    """``[I]``: (mean_on |y - 1|^p)^(1/p) + (mean_off |y|^p)^(1/p), written with autograd."""
+    on = target > 0.5
+    err = (output - target).abs().pow(power)
+    zero = torch.zeros((), device=err.device)
+    on_mean = torch.where(on, err, zero).sum(dim=(0, 2)) / on.sum(dim=(0, 2)).clamp_min(1)
+    off_mean = torch.where(on, zero, err).sum(dim=(0, 2)) / (~on).sum(dim=(0, 2)).clamp_min(1)
+    return on_mean.pow(1 / power) + off_mean.pow(1 / power)
+
+
 def weighted_mse(
     output: torch.Tensor, target: torch.Tensor, importance: torch.Tensor
 ) -> torch.Tensor:

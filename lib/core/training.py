@@ -179,33 +179,6 @@ def make_optimizer(params, config: TrainConfig, device="cpu") -> torch.optim.Opt
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
-_MEMORY_RETAINED = False
-
-
-def retain_freed_memory() -> bool:
-    """Keep freed CPU memory in the process for reuse (glibc only; once per process).
-
-    torch allocates every intermediate tensor afresh; glibc hands blocks of more than a
-    few hundred KiB back to the OS on free, so each step of a model with MiB-sized
-    activations pays for page faults on memory it just released (d = 768 denoiser,
-    batch 1024: about 12 % of the step). Raising glibc's mmap and trim thresholds to
-    1 GiB keeps those blocks in the heap. Returns whether the thresholds were set (False
-    on a C library without ``mallopt``). Called by ``train`` on the CPU.
-    """
-    global _MEMORY_RETAINED
-    if _MEMORY_RETAINED:
-        return True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1 (malloc.h)
-        _MEMORY_RETAINED = bool(libc.mallopt(-3, 1 << 30)) and bool(libc.mallopt(-1, 1 << 30))
-    except (OSError, AttributeError):
-        _MEMORY_RETAINED = False
-    return _MEMORY_RETAINED
-
-
 def should_compile(config: TrainConfig, batch_elements: int, device: torch.device) -> bool:
     """``config.compile``, with "auto" resolved: on CUDA only.
 
@@ -308,8 +281,6 @@ def train(
     Raises ``FloatingPointError`` naming the instances and step when a loss turns NaN/inf.
     """
     dev = resolve_device(device)
-    if dev.type == "cpu":
-        retain_freed_memory()
     model.to(dev)
     if hasattr(loss, "to"):
         loss = loss.to(dev)

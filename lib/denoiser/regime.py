@@ -39,6 +39,7 @@ from .structure import encoder_clusters, frustration_verdict, sign_structure
 BASE = dict(n_features=192, n_hidden=64, k=2, noise_std=0.05, loss_power=4.0,
             encoder_init_std=0.3)
 BASE_TRAIN = dict(steps=8000, batch_size=256, lr=0.02, decay_fraction=0.3)
+# the size panel: lr = 0.02 (256 / 192²) (d² / B) keeps lr d² / B fixed
 
 
 def _cells() -> list[dict]:
@@ -46,14 +47,19 @@ def _cells() -> list[dict]:
     for p in (1.5, 2.0, 3.0, 4.0, 6.0):  # panel "loss": power x initial scale
         for e in (None, 0.3, 1.0):
             cells.append({"panel": "loss", "loss_power": p, "encoder_init_std": e})
-    for s in (0.0, 0.05, 0.1, 0.2):  # panel "noise": sigma x k at p = 4
+    for s in (0.05, 0.1, 0.2):  # panel "noise": sigma x k at p = 4
         for k in (2, 3):
             cells.append({"panel": "noise", "noise_std": s, "k": k})
-    for h in (32, 48, 64, 96, 128):  # panel "ratio": d / h at d = 192
+    for h in (32, 64, 128):  # panel "ratio": d / h = 6, 3, 1.5 at d = 192
         for p in (2.0, 4.0):
             cells.append({"panel": "ratio", "n_hidden": h, "loss_power": p})
-    for d, b in ((192, 256), (384, 256), (384, 512), (768, 256), (768, 1024)):  # "size"
-        cells.append({"panel": "size", "n_features": d, "n_hidden": d // 3, "batch_size": b})
+    # panel "size" (d / h = 3): the default recipe at 384, then the learning rate scaled
+    # as lr ~ batch / d^2 (the gradient noise of a weight, per step, grows as d / sqrt(B))
+    cells.append({"panel": "size", "n_features": 384, "batch_size": 256})
+    cells.append({"panel": "size", "n_features": 384, "batch_size": 512, "lr": 0.01})
+    cells.append({"panel": "size", "n_features": 768, "batch_size": 1024, "instances": 1})
+    cells.append({"panel": "size", "n_features": 768, "batch_size": 1024, "lr": 0.005,
+                  "steps": 16000, "instances": 1})
     for cell in cells:
         cell["name"] = cell_name(cell)
     return cells
@@ -61,8 +67,9 @@ def _cells() -> list[dict]:
 
 def cell_name(cell: dict) -> str:
     """A short stable name from the cell's overrides (``p4-e0.3``, ``d768-h256-b1024``)."""
-    keys = [("n_features", "d"), ("n_hidden", "h"), ("batch_size", "b"), ("k", "k"),
-            ("noise_std", "s"), ("loss_power", "p"), ("encoder_init_std", "e")]
+    keys = [("n_features", "d"), ("n_hidden", "h"), ("batch_size", "b"), ("lr", "lr"),
+            ("steps", "t"), ("k", "k"), ("noise_std", "s"), ("loss_power", "p"),
+            ("encoder_init_std", "e")]
     parts = [cell["panel"]]
     for key, short in keys:
         if key in cell:
@@ -98,6 +105,7 @@ def cell_configs(cell: dict, n_instances: int, steps: int | None = None):
 def run_cell(cell: dict, *, seed: int = 0, n_instances: int = 2, steps: int | None = None,
              n_null: int = 200, device="cpu") -> list[dict]:
     """Train one cell and return one record per instance (see the module docstring)."""
+    n_instances = int(cell.get("instances", n_instances))
     config, train_config = cell_configs(cell, n_instances, steps)
     started, cpu = time.perf_counter(), time.process_time()
     run = fit(config, train_config, seed=seed, device=device, progress=False,
@@ -123,6 +131,7 @@ def run_cell(cell: dict, *, seed: int = 0, n_instances: int = 2, steps: int | No
 
 def cost_estimate(cell: dict, n_instances: int, steps: int | None = None) -> float:
     """Useful GFLOP of a cell's training (5 matmuls of B d h per step and instance)."""
+    n_instances = int(cell.get("instances", n_instances))
     config, train_config = cell_configs(cell, n_instances, steps)
     per_step = 10.0 * train_config.batch_size * config.n_features * config.n_hidden
     return per_step * n_instances * train_config.steps / 1e9
