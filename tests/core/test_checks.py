@@ -61,8 +61,6 @@ BAD_TRAIN = [
     (dict(schedule="warmup", warmup_steps=0), "warmup_steps"),
     (dict(steps=10, schedule="warmup_cosine", warmup_steps=10), "warmup_steps"),
     (dict(log_every=0), "log_every"),
-    (dict(steps=10, schedule="constant_cosine"), "decay_steps"),
-    (dict(steps=10, schedule="constant_cosine", decay_steps=11), "decay_steps"),
 ]
 
 

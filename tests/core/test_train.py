@@ -89,9 +89,6 @@ def test_lr_schedules():
     assert warm[0] == pytest.approx(0.1) and np.all(warm[9:] == 1)
     wc = curve(schedule="warmup_cosine", warmup_steps=10)
     assert wc[0] == pytest.approx(0.1) and wc[9] == 1 and wc[-1] < 0.01
-    cc = curve(schedule="constant_cosine", decay_steps=30)
-    assert np.all(cc[:71] == 1) and cc[-1] < 0.01 and np.all(np.diff(cc) <= 0)
-    assert cc[85] == pytest.approx(0.5 * (1 + np.cos(np.pi * 15 / 30)))
 
 
 def test_nan_loss_raises_a_clear_error():
