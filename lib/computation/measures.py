@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 
 from ..core.tensors import as_float64, cosine_similarity
 
@@ -246,3 +248,212 @@ def one_hot_responses(model, values):
     with torch.no_grad():
         y = model(x)  # [U*n, I, n_out]
     return y.reshape(len(u), n, n_inst, -1).transpose(1, 2).contiguous()
+
+
+# ------------------------------------------------------------------ neuron census
+def neuron_census(W_in, W_out=None, *, signed_inputs: bool = True,
+                  threshold: float = 0.1) -> dict[str, torch.Tensor]:
+    """Counts per model of the neuron classes of ``neuron_feature_counts``, ``[..., n, m]``.
+
+    Returns ``{"monosemantic", "polysemantic", "unused", "features represented"}``, each a
+    long tensor ``[...]``: neurons representing exactly one feature, two or more, none, and
+    the number of features that at least one neuron represents (through-gain >=
+    ``threshold``).
+    """
+    t = through_gains(W_in, W_out, signed_inputs=signed_inputs) >= threshold  # [..., n, m]
+    counts = t.sum(dim=-2)
+    return {"monosemantic": (counts == 1).sum(-1), "polysemantic": (counts >= 2).sum(-1),
+            "unused": (counts == 0).sum(-1), "features represented": t.any(-1).sum(-1)}
+
+
+def neuron_order(W_in) -> np.ndarray:
+    """Display order of one model's neurons, ``[n, m] -> [m]``: sorted by the index
+    (importance rank) of each neuron's largest-|weight| feature, ties in neuron order
+    (the paper's "sorted by the importance of the largest feature")."""
+    return np.argsort(primary_features(W_in).cpu().numpy(), kind="stable")
+
+
+def plus_minus_pairs(W_in, W_out, *, gain: float = 0.5, threshold: float = 0.1) -> torch.Tensor:
+    """Does feature i have a monosemantic ReLU(x_i) neuron AND a monosemantic ReLU(-x_i)
+    neuron (through-gain >= ``gain`` each)? Boolean ``[..., n]`` (signed inputs).
+
+    The dense absolute-value solution |x| = ReLU(x) + ReLU(-x), one neuron per side.
+    """
+    W_in = as_float64(W_in)
+    t = through_gains(W_in, W_out)  # [..., n, m]
+    mono = ((t >= threshold).sum(dim=-2) == 1)[..., None, :]  # [..., 1, m]
+    carries = (t >= gain) & mono
+    return ((W_in > 0) & carries).any(-1) & ((W_in < 0) & carries).any(-1)
+
+
+def dead_neurons(W_in, b_hidden=None) -> torch.Tensor:
+    """Neurons that no non-negative input can fire, boolean ``[..., n, m] -> [..., m]``.
+
+    With x >= 0 (the privileged-basis data) neuron j is dead iff every input weight and
+    its hidden bias are <= 0: it outputs 0 on all data and gets no gradient again.
+    """
+    W_in = as_float64(W_in)
+    dead = (W_in <= 0).all(dim=-2)
+    return dead if b_hidden is None else dead & (as_float64(b_hidden) <= 0)
+
+
+def random_rotation(m: int, seed: int, n_models: int = 1) -> torch.Tensor:
+    """``[n_models, m, m]`` orthogonal matrices drawn uniformly (Haar), seeded by ``seed``.
+
+    The negative control of a privileged basis: a model whose hidden basis carries no
+    meaning (a linear hidden layer) looks, neuron by neuron, like ``W @ O``.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    q, r = torch.linalg.qr(torch.randn(n_models, m, m, generator=gen, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[..., None, :]
+
+
+def primary_rank_by_kind(W_in, W_out, *, threshold: float = 0.1) -> dict[str, float]:
+    """Mean importance rank of the primary (largest-|W_in|) feature of four kinds of used
+    neuron in ONE model ``W_in [n, m]``, ``W_out [m, n]``; NaN for a kind with no neuron.
+
+    "monosemantic" / "polysemantic": by through-gain count (``neuron_feature_counts``);
+    "ratio >= 2" / "ratio < 2": by input weights alone, whether the largest |W_in| is at
+    least twice the second (what a stack plot of |W_in| shows). Feature 0 is the most
+    important, so a lower mean rank means more important features. Also returns the
+    number of neurons of each kind under ``"neurons, <kind>"``.
+    """
+    counts = neuron_feature_counts(W_in, W_out, threshold=threshold).cpu().numpy()
+    primary = primary_features(W_in).cpu().numpy()
+    dominant = primary_secondary_ratio(W_in).cpu().numpy() >= 2
+    used = counts >= 1
+    kinds = {"monosemantic": counts == 1, "polysemantic": counts >= 2,
+             "ratio >= 2": used & dominant, "ratio < 2": used & ~dominant}
+    out = {f"rank, {k}": float(primary[v].mean()) if v.any() else float("nan")
+           for k, v in kinds.items()}
+    out.update({f"neurons, {k}": int(v.sum()) for k, v in kinds.items()})
+    return out
+
+
+def activation_purity(x, hidden, W_in, *, top: float = 0.01,
+                      low: tuple[float, float] = (0.0, 0.5), nearly_all: float = 0.9,
+                      drop: float = 0.2) -> dict[str, torch.Tensor]:
+    """Is a neuron's strongest activity caused by its primary feature? One model.
+
+    x       ``[B, n]`` inputs, ``hidden`` ``[B, m]`` the neuron activations on them,
+    W_in    ``[n, m]``: each neuron's primary feature is its largest-|weight| one.
+    For each neuron, over the samples where it is active (h > 0), ranked by activation:
+      "top"  share of its top ``top`` fraction in which the primary feature is active
+             with the sign that fires the neuron (the paper: "the largest activations ...
+             all or nearly-all associated with the presence of the primary feature");
+      "low"  the same share among the activations between the ``low`` quantiles (default
+             the weaker half: "the lower-magnitude activations were much more
+             polysemantic").
+      "primary"  bool: the neuron has a primary feature in that sense, top >=
+             ``nearly_all`` and low <= top - ``drop``.
+    "top" and "low" are ``[m]`` float64 (NaN for a neuron active on fewer than 1/``top``
+    samples), "primary" ``[m]`` bool.
+    """
+    x, hidden, W_in = as_float64(x), as_float64(hidden), as_float64(W_in)
+    primary = primary_features(W_in)  # [m]
+    sign = torch.sign(W_in[primary, torch.arange(W_in.shape[1])])  # [m]
+    present = (x[:, primary] * sign) > 0  # [B, m]: primary active on the firing side
+    top_share = torch.full((hidden.shape[1],), float("nan"), dtype=torch.float64)
+    low_share = top_share.clone()
+    for j in range(hidden.shape[1]):
+        on = hidden[:, j] > 0
+        k = int(on.sum())
+        if k * top < 1:
+            continue
+        order = torch.argsort(hidden[on, j], descending=True)
+        hits = present[on, j][order].to(torch.float64)  # strongest first
+        top_share[j] = hits[: max(1, int(k * top))].mean()
+        lo, hi = (int(k * (1 - q)) for q in (low[1], low[0]))
+        low_share[j] = hits[lo:hi].mean() if hi > lo else float("nan")
+    primary = (top_share >= nearly_all) & (low_share <= top_share - drop)
+    return {"top": top_share, "low": low_share, "primary": primary}
+
+
+def side_r2(values, own_responses, target=torch.abs) -> torch.Tensor:
+    """R² of each feature's own output against ``target(u)``, per input sign.
+
+    ``values: [U]`` the swept u (none at 0), ``own_responses: [U, ..., n]`` output i for
+    the one-hot input u·e_i. Returns ``[2, ..., n]``: row 0 for u > 0, row 1 for u < 0,
+    R² = 1 - E[(y'_i - target(u))²] / Var(target(u)) over the u of that sign. A constant
+    output scores 0 and an output stuck at 0 scores -3 for target |u| on a uniform grid.
+    """
+    u = as_float64(values).reshape(-1)
+    y = as_float64(own_responses)
+    rows = []
+    for side in (u > 0, u < 0):
+        t = target(u[side]).reshape(-1, *([1] * (y.ndim - 1)))
+        rows.append(1 - ((y[side] - t) ** 2).mean(0) / t.var(unbiased=False))
+    return torch.stack(rows)
+
+
+def feature_errors(model, sampler, target, *, samples: int, batch_size: int = 10_000,
+                   exponents=(2.0, 4.0)) -> dict[float, tuple]:
+    """Per-feature and plain errors of ``model`` on ``samples`` inputs from ``sampler``.
+
+    ``sampler(B) -> [B, I, n]``, ``target(x) -> y``; drawn in batches of ``batch_size`` so
+    that large evaluations fit in memory. Returns ``{q: (conditional [I, n], plain [I])}``
+    for each exponent q: E[|y'_i - y_i|^q | x_i active] (``conditional_feature_error``, the
+    report's "per-feature MSE" for q = 2) and the plain mean of |y' - y|^q over all
+    outputs and samples (what an Lq training loss averages). NaN for a feature never
+    active.
+    """
+    sums, plain, active, done = {}, {}, None, 0
+    with torch.no_grad():
+        while done < samples:
+            x = sampler(min(batch_size, samples - done))
+            err = (as_float64(model(x)) - as_float64(target(x))).abs()
+            on = (x != 0).to(torch.float64)
+            active = on.sum(0) if active is None else active + on.sum(0)
+            for q in exponents:
+                e = err.pow(float(q))
+                sums[q] = sums.get(q, 0) + (e * on).sum(0)
+                plain[q] = plain.get(q, 0) + e.sum(dim=(0, 2))
+            done += x.shape[0]
+    n = active.shape[-1]
+    return {float(q): ((sums[q] / active).cpu(), (plain[q] / (done * n)).cpu())
+            for q in exponents}
+
+
+def motif_weights(motif: AsymmetricMotif, W_in, W_out) -> dict[str, dict[str, float]]:
+    """The rescaled (``rescale_neurons``) weights of one motif: for the motif neuron and
+    its inhibitor, the input weights of the strong and weak features and the output
+    weights to their outputs. ``{"motif neuron": {...}, "inhibitor": {...}}``."""
+    R_in, R_out = rescale_neurons(W_in, W_out)
+    s, w = motif.strong, motif.weak
+    return {name: {"W1[strong]": float(R_in[s, j]), "W1[weak]": float(R_in[w, j]),
+                   "W2[-> strong]": float(R_out[j, s]), "W2[-> weak]": float(R_out[j, w])}
+            for name, j in (("motif neuron", motif.neuron), ("inhibitor", motif.inhibitor))}
+
+
+def optimal_output_scale(output, target, exponent: float = 4.0) -> float:
+    """The c in [0, 2] minimising mean |c·y' - y|^q over a batch (one model, any shape).
+
+    For a network with a linear output layer, c·y' is the network with W_out scaled by c:
+    c = 1 means the trained model already sits at the best overall gain for its own
+    geometry and the loss it was trained on.
+    """
+    y_hat, y = as_float64(output).reshape(-1), as_float64(target).reshape(-1)
+    q = float(exponent)
+    result = minimize_scalar(lambda c: float((c * y_hat - y).abs().pow(q).mean()),
+                             bounds=(0.0, 2.0), method="bounded", options={"xatol": 1e-6})
+    return float(result.x)
+
+
+def rank_gap(rows, first: str, second: str) -> float:
+    """How much more important the primaries of neuron kind ``first`` are than those of
+    ``second``, compared within each model and then averaged.
+
+    ``rows``: one ``primary_rank_by_kind`` dict per model (e.g. per sparsity). For every
+    model with neurons of both kinds, the gap is rank(second) - rank(first) (> 0: the
+    ``first`` kind serves more important features); the gaps are averaged with weights
+    n1 n2 / (n1 + n2), the numbers of neurons of each kind. Comparing within a model
+    first avoids the trap of pooling neurons across models whose mixes of kinds differ
+    (Simpson's paradox). NaN if no model has both kinds.
+    """
+    gaps, weights = [], []
+    for row in rows:
+        n1, n2 = row[f"neurons, {first}"], row[f"neurons, {second}"]
+        if n1 and n2:
+            gaps.append(row[f"rank, {second}"] - row[f"rank, {first}"])
+            weights.append(n1 * n2 / (n1 + n2))
+    return float(np.average(gaps, weights=weights)) if gaps else float("nan")

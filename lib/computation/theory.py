@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 
 def relu_moment(exponent: float = 2.0, value_range: tuple[float, float] = (-1.0, 1.0)) -> float:
@@ -124,7 +125,7 @@ def uniform_attenuation_gain_l4(n_features: int, n_hidden: int, feature_probabil
 
     ``crosstalk`` = (K₂, K₄); default: the tight frame with Gaussian overlaps,
     K₂ = n/m - 1, K₄ = 3 K₂²/(n - 1). As p -> 0 this tends to the one-feature optimum
-    ``uniform_attenuation_gain(K₄, 4)`` (0.426 for n=100, m=10); at p = 0.02 it is 0.385.
+    ``uniform_attenuation_gain(K₄, 4)`` (0.426 for n=100, m=10); at p = 0.02 it is 0.3885.
     """
     if crosstalk is None:
         K2 = tight_frame_crosstalk(n_features, n_hidden, 2)
@@ -151,3 +152,78 @@ def naive_over_attenuation(n_features: int, n_hidden: int, gain, exponent: float
     return naive_dedicated_error(n_features, n_hidden, exponent) / float(
         attenuation_error(gain, exponent)
     )
+
+
+def _raw_to_cumulants(m1, m2, m3, m4):
+    """The first four cumulants from the first four raw moments (arrays)."""
+    k2 = m2 - m1**2
+    k3 = m3 - 3 * m2 * m1 + 2 * m1**3
+    k4 = m4 - 4 * m3 * m1 - 3 * m2**2 + 12 * m2 * m1**2 - 6 * m1**4
+    return m1, k2, k3, k4
+
+
+def additive_error(G_pos, G_neg, feature_probability: float, exponent: float = 4.0, *,
+                   scale: float = 1.0, symmetric_crosstalk: bool = False) -> np.ndarray:
+    """``[n]`` expected |y'_i - ReLU(x_i)|^q (q = 2 or 4) of each output of a bias-free
+    y' = W_out ReLU(W_in x), if the one-feature responses simply added up.
+
+    ``G_pos, G_neg: [n, n]`` one-hot gains (``signed_gains``: row = input feature, column =
+    output), all multiplied by ``scale``. Features are independent, active with probability
+    p, value U[-1, 1]. Output i's error is then a sum of independent terms, one per
+    feature j: c·u·G±_ji (j ≠ i) and (c·G+_ii - 1)·u or c·u·G-_ii (j = i), each active with
+    probability p/2 per sign, u ~ U[0, 1]. Cumulants of independent terms add, which gives
+    E e² and E e⁴ exactly, at every order in p. The model is exact when at most one
+    feature is active; with several, the hidden ReLU makes the true response
+    non-additive. ``symmetric_crosstalk`` drops the odd moments of the cross terms, as if
+    each leak were equally likely to have either sign (the assumption of
+    ``uniform_attenuation_l4_loss``).
+    """
+    q = float(exponent)
+    if q not in (2.0, 4.0):
+        raise ValueError(f"exponent must be 2 or 4, got {exponent!r}")
+    p = float(feature_probability)
+    if not 0 < p <= 1:
+        raise ValueError(f"feature_probability must lie in (0, 1], got {feature_probability!r}")
+    a = float(scale) * np.asarray(G_pos, dtype=np.float64).T  # [i (output), j (input)]
+    b = float(scale) * np.asarray(G_neg, dtype=np.float64).T
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or b.shape != a.shape:
+        raise ValueError(f"G_pos and G_neg must be square [n, n], got {a.shape}, {b.shape}")
+    a = a - np.eye(len(a))  # the target ReLU(x_i) on the positive side of feature i
+    raw = [p / 2 * (a**k + b**k) / (k + 1) for k in (1, 2, 3, 4)]  # [n, n] each
+    if symmetric_crosstalk:
+        off = ~np.eye(len(a), dtype=bool)
+        raw[0] = np.where(off, 0.0, raw[0])
+        raw[2] = np.where(off, 0.0, raw[2])
+    k1, k2, k3, k4 = (c.sum(-1) for c in _raw_to_cumulants(*raw))
+    if q == 2.0:
+        return k2 + k1**2
+    return k4 + 4 * k3 * k1 + 3 * k2**2 + 6 * k2 * k1**2 + k1**4
+
+
+def additive_optimal_scale(G_pos, G_neg, feature_probability: float, exponent: float = 4.0,
+                           *, symmetric_crosstalk: bool = False) -> float:
+    """The output scale c in [0, 2] minimising the mean over outputs of ``additive_error``:
+    the gain the additive model would choose for the trained geometry (c = 1: the trained
+    model is where the additive model puts its optimum)."""
+    def loss(c):
+        return additive_error(G_pos, G_neg, feature_probability, exponent, scale=c,
+                              symmetric_crosstalk=symmetric_crosstalk).mean()
+
+    return float(minimize_scalar(loss, bounds=(0.0, 2.0), method="bounded",
+                                 options={"xatol": 1e-6}).x)
+
+
+def constant_predictor_loss(importance, feature_probability) -> np.ndarray:
+    """``[...]`` importance-weighted MSE of the best constant output, the trivial predictor.
+
+    For a target that is 0 with probability 1 - p and uniform on [0, 1] otherwise (x on
+    [0, 1], or |x| for x on [-1, 1]) the best constant is its mean p/2 and the loss its
+    variance p/3 - p²/4, averaged over features with the importances ``[..., n]``
+    (``feature_probability`` a number or ``[..., n]``). A trained model should beat it;
+    one that does not has dead outputs or has not learned.
+    """
+    imp, p = np.broadcast_arrays(np.asarray(importance, dtype=np.float64),
+                                 np.asarray(feature_probability, dtype=np.float64))
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"feature_probability must lie in [0, 1], got {feature_probability!r}")
+    return (imp * (p / 3 - p**2 / 4)).mean(axis=-1)

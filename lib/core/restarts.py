@@ -116,3 +116,37 @@ def best_of_restarts(
     eval_loss = evaluate(model, SharedAcrossInstances(base_sampler, groups), loss, target=target,
                          batch_size=batch_size, n_batches=n_batches)
     return best_per_group(eval_loss, np.asarray(groups)), eval_loss
+
+
+def best_of_k_agreement(loss, groups, labels, ks, *, n_draws: int = 200,
+                        seed: int = 0) -> np.ndarray:
+    """How often the best of k restarts has the same label as the best of all of them.
+
+    loss     ``[I]`` evaluation loss of every restart, ``groups`` ``[I]`` its setting,
+    labels   ``[I]`` an outcome of each restart to compare (e.g. a count of
+             monosemantic neurons), ks: the subset sizes to try (each <= a group's size)
+    For every group and k, draws ``n_draws`` random subsets of k restarts (without
+    replacement, seeded by ``seed``), takes each subset's lowest-loss member and counts
+    how often its label equals the label of the group's overall best. Returns ``[G, K]``
+    shares in [0, 1]: a share near 1 at k well below the group size says that more
+    restarts would not change the outcome.
+    """
+    loss, groups, labels = np.asarray(loss), np.asarray(groups), np.asarray(labels)
+    _check_groups(loss, groups)
+    _check_groups(labels, groups, "labels")
+    rng = np.random.default_rng(seed)
+    draws = check_positive_int("n_draws", n_draws)
+    out = []
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        target = labels[members[np.argmin(loss[members])]]
+        row = []
+        for k in ks:
+            k = check_positive_int("k", k)
+            if k > members.size:
+                raise ValueError(f"k={k} exceeds the {members.size} restarts of group {g}")
+            picks = np.array([rng.choice(members, size=k, replace=False) for _ in range(draws)])
+            winners = picks[np.arange(draws), np.argmin(loss[picks], axis=1)]
+            row.append(float(np.mean(labels[winners] == target)))
+        out.append(row)
+    return np.array(out)

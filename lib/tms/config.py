@@ -136,6 +136,16 @@ class FeatureSetsConfig(ToyModelBuilder, ImportanceMatrix):
         """``[I, K]`` probability that each set is active (1 - S)."""
         return self._p
 
+    @property
+    def feature_probability_matrix(self) -> np.ndarray:
+        """``[I, n]`` marginal probability that each feature is non-zero: its set's
+        probability, divided by the set's size for an anticorrelated set (one member at a
+        time)."""
+        set_of = np.repeat(np.arange(len(self.set_sizes)), self.set_sizes)
+        share = np.array([1.0 / s if k == "anticorrelated" else 1.0
+                          for s, k in zip(self.set_sizes, self.kinds)])  # fmt: skip
+        return self._p[:, set_of] * share[set_of]
+
     def build_sampler(self, *, seed: int = 0, device="cpu", shared: bool = False) -> FeatureSets:
         """The data: ``FeatureSets`` (no common-random-numbers variant)."""
         if shared:

@@ -179,3 +179,58 @@ def stratified_loss(W, b, importance, feature_probability, *, activation: str = 
             out = torch.relu(out) if activation == "relu" else out
             total[part] += prob * (imp[part] * (out - x[:, None, :]) ** 2).mean(dim=(0, 2))
     return total.numpy()
+
+
+# ---- baselines in closed form: the mean predictor and the linear model's optimum
+def feature_variance(feature_probability, value_range: tuple[float, float] = (0.0, 1.0)
+                     ) -> np.ndarray:
+    """Var(x_i) of a sparse-uniform feature: p E[u²] - p² E[u]², u ~ U[value_range].
+
+    ``feature_probability``: any shape (p = 1 - S); returns the same shape. On [0, 1]
+    it is p/3 - p²/4.
+    """
+    p = as_numpy64(feature_probability)
+    lo, hi = value_range
+    mean_u, mean_u2 = (lo + hi) / 2, (lo * lo + lo * hi + hi * hi) / 3
+    return p * mean_u2 - (p * mean_u) ** 2
+
+
+def kept_features_loss(importance, feature_probability, kept=(), *,
+                       value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Loss (eq-loss) of a model that reconstructs the features ``kept`` exactly and
+    predicts every other feature by its mean: (1/n) Σ_{i ∉ kept} I_i Var(x_i).
+
+    ``importance`` and ``feature_probability`` broadcast to ``[..., n]``; returns ``[...]``.
+    With ``kept = ()`` it is the **trivial predictor** (W = 0, b = E[x]), the loss any
+    trained model should beat. With ``kept`` the m features of largest I_i Var(x_i) it
+    is the exact optimum of the linear model x' = WᵀWx + b with m hidden dimensions:
+    with b free the loss is the importance-weighted error of a rank-m map on centred,
+    uncorrelated features, and the best rank-m map keeps the m largest diagonal entries
+    of diag(I) Cov(x) (Eckart-Young), a projection that WᵀW can realise.
+    """
+    imp, p = np.broadcast_arrays(as_numpy64(importance), as_numpy64(feature_probability))
+    per_feature = imp * feature_variance(p, value_range)
+    keep = np.zeros(per_feature.shape[-1], dtype=bool)
+    keep[list(kept)] = True
+    return np.where(keep, 0.0, per_feature).mean(axis=-1)
+
+
+def linear_expected_loss(W, b, importance, feature_probability, *,
+                         value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Exact expected loss (eq-loss) of the linear model x' = WᵀWx + b, ``[...]``.
+
+    With A = I - G (G = W Wᵀ in the library's ``[n, m]`` layout) and independent features
+    of mean μ_j and variance σ_j², output i errs by e_i = (A x)_i - b_i, so
+    E[e_i²] = Σ_j A_ij² σ_j² + ((A μ)_i - b_i)². ``W: [..., n, m]``, ``b: [..., n]``;
+    ``importance`` and ``feature_probability`` broadcast to ``[..., n]``.
+    """
+    W, b = as_numpy64(W), as_numpy64(b)
+    n = W.shape[-2]
+    imp, p = np.broadcast_arrays(as_numpy64(importance), as_numpy64(feature_probability))
+    lo, hi = value_range
+    mean = p * (lo + hi) / 2  # [..., n]
+    var = feature_variance(p, value_range)
+    A = np.eye(n) - W @ np.swapaxes(W, -1, -2)  # [..., n, n]
+    spread = (A**2 * var[..., None, :]).sum(-1)
+    offset = (A @ mean[..., :, None])[..., 0] - b
+    return (imp * (spread + offset**2)).mean(-1)

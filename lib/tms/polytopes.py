@@ -240,3 +240,84 @@ def polytope_census(factors: list[Factor]) -> dict[str, int]:
     for f in factors:
         counts[f.name] += 1
     return {k: v for k, v in counts.items() if v}
+
+
+def factor_names(factors: list[Factor], n_features: int) -> np.ndarray:
+    """``[n]`` the name of the factor each feature belongs to ("" if not represented)."""
+    names = np.full(int(n_features), "", dtype=object)
+    for f in factors:
+        names[list(f.features)] = f.name
+    return names
+
+
+def features_per_polytope(factors: list[Factor]) -> dict[str, int]:
+    """How many features sit in factors of each name, ``{"digon": 14, "pentagon": 5, ...}``
+    (names in ``POLYTOPES`` order, then "other"; names without a feature left out)."""
+    counts = {name: 0 for name in [*POLYTOPES, "other"]}
+    for f in factors:
+        counts[f.name] += f.size
+    return {k: v for k, v in counts.items() if v}
+
+
+def _angles_2d(W) -> np.ndarray:
+    W = as_float64(W)
+    if W.ndim != 2 or W.shape[1] != 2:
+        raise ValueError(f"needs one model's W [n, 2] (m = 2), got shape {tuple(W.shape)}")
+    return np.degrees(np.arctan2(W[:, 1].numpy(), W[:, 0].numpy()))
+
+
+def neighbour_gap(W, feature: int = 0) -> float:
+    """Angle in degrees between the two angular neighbours of ``feature``, measured through
+    it, for one model ``W: [n, 2]`` (144° for a vertex of a regular pentagon)."""
+    theta = _angles_2d(W)
+    rel = np.sort((np.delete(theta, feature) - theta[feature]) % 360)
+    return float(360 - rel[-1] + rel[0])
+
+
+def pentagon_or_digons(W, feature: int = 0, **factor_options) -> str:
+    """Geometry of five features in a plane, ``W: [5, 2]``: "pentagon" (all five in one
+    factor), "two digons" (``feature`` not represented, the other four in two antipodal
+    pairs) or "other" (TMS, "Perturbing a Single Feature")."""
+    W = as_float64(W)
+    if W.shape != (5, 2):
+        raise ValueError(f"needs W of shape (5, 2), got {tuple(W.shape)}")
+    factors = tegum_factors(W, **factor_options)
+    if [f.size for f in factors] == [5]:
+        return "pentagon"
+    if polytope_census(factors) == {"digon": 2} and not represented(W)[feature]:
+        return "two digons"
+    return "other"
+
+
+def canonical_2d(W, anchor: int = 0, second: int = 1) -> torch.Tensor:
+    """Rotate and reflect a plane solution ``W: [n, 2]`` so that ``anchor`` points up and
+    ``second`` lies to its right (to compare solutions by eye; the paper's
+    canonicalisation). If ``anchor`` is not represented, the next feature anchors."""
+    W = as_float64(W).clone()
+    _angles_2d(W)
+    if not represented(W)[anchor]:
+        anchor, second = anchor + 1, second + 1
+    a = torch.atan2(W[anchor, 1], W[anchor, 0])
+    c, s = torch.cos(torch.pi / 2 - a), torch.sin(torch.pi / 2 - a)
+    W = W @ torch.stack([torch.stack([c, s]), torch.stack([-s, c])])
+    return W * torch.tensor([-1.0 if W[second, 0] < 0 else 1.0, 1.0], dtype=W.dtype)
+
+
+def polygon_with_adjacent_partners(W, set_sizes) -> bool:
+    """Do the features of one plane model ``W: [n, 2]`` form one polygon (a single rank-2
+    factor of all n features) in which the two members of each pair are angular
+    neighbours? ``set_sizes`` are the consecutive sets, all pairs (e.g. [2, 2, 2]: the
+    hexagon of three correlated pairs)."""
+    sizes = [int(s) for s in set_sizes]
+    if any(s != 2 for s in sizes):
+        raise ValueError(f"set_sizes must all be 2 (pairs), got {sizes}")
+    theta = _angles_2d(W)
+    n = theta.size
+    if sum(sizes) != n:
+        raise ValueError(f"set_sizes must add up to the {n} features, got {sizes}")
+    factors = tegum_factors(W)
+    if [f.size for f in factors] != [n] or factors[0].rank != 2:
+        return False
+    order = list(np.argsort(theta))
+    position = {i: k for k, i in enumerate(order)}
+    return all((position[i] - position[i + 1]) % n in (1, n - 1) for i in range(0, n, 2))

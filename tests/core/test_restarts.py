@@ -54,3 +54,18 @@ def test_best_of_restarts_ranks_on_identical_data():
     loss = lambda out, y: (out - y).pow(2).mean(dim=(0, 2))
     best, eval_loss = best_of_restarts(model, loss, base, groups, batch_size=64, n_batches=2)
     assert best.tolist() == [1, 3] and eval_loss[3] == 0.0
+
+
+def test_best_of_k_agreement():
+    from lib.core.restarts import best_of_k_agreement
+
+    # group 0: the best restart (loss 0) is the only one labelled 1; group 1: all agree
+    loss = np.array([0.0, 1, 2, 3, 0.5, 0.6, 0.7, 0.8])
+    groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    labels = np.array([1, 0, 0, 0, 5, 5, 5, 5])
+    share = best_of_k_agreement(loss, groups, labels, [1, 2, 4], n_draws=2000)
+    assert share.shape == (2, 3)
+    assert share[0] == pytest.approx([0.25, 0.5, 1.0], abs=0.04)
+    assert np.all(share[1] == 1.0)
+    with pytest.raises(ValueError, match="exceeds"):
+        best_of_k_agreement(loss, groups, labels, [5])

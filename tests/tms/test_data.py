@@ -197,3 +197,15 @@ def test_initial_weights_start_the_chosen_instances():
         fit(cfg, tiny, initial={"W": {0: W0[:2]}}, device="cpu", progress=False)
     with pytest.raises(ValueError, match="not a parameter"):
         fit(cfg, tiny, initial={"V": {0: W0}}, device="cpu", progress=False)
+
+
+def test_feature_sets_marginal_probability_matches_the_sampler():
+    config = FeatureSetsConfig([2, 3, 2], ["correlated", "anticorrelated", "independent"], 2,
+                               n_instances=2, set_probability=np.array([[0.3, 0.6, 0.2],
+                                                                        [0.1, 0.9, 0.5]]))
+    p = config.feature_probability_matrix
+    assert p.shape == (2, 7)
+    assert np.allclose(p[0], [0.3, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2])
+    x = config.build_sampler(seed=1)(N).numpy()
+    rate = (x != 0).mean(0)
+    assert np.all(np.abs(rate - p) <= five_sigma(p, N))

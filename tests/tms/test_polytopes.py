@@ -196,3 +196,60 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="cos_threshold"):
         tegum_factors(torch.eye(2), cos_threshold=1.5)
     assert tegum_factors(torch.zeros(3, 2)) == []
+
+
+def test_plane_geometries_of_the_perturbed_pentagon_and_the_hexagon():
+    from lib.tms.polytopes import (
+        canonical_2d,
+        neighbour_gap,
+        pentagon_or_digons,
+        polygon_with_adjacent_partners,
+    )
+
+    pentagon = torch.tensor(polytopes.POLYTOPES["pentagon"]) @ random_rotation(2, 3)
+    assert pentagon_or_digons(pentagon) == "pentagon"
+    assert neighbour_gap(pentagon, 0) == pytest.approx(144.0)
+    digons = torch.tensor([[0.01, 0.0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=torch.float64)
+    assert pentagon_or_digons(digons) == "two digons"
+    assert pentagon_or_digons(torch.cat([digons[1:], digons[1:2]])) == "other"
+    W = canonical_2d(pentagon)
+    assert W[0, 0].item() == pytest.approx(0.0, abs=1e-12) and W[0, 1] > 0 and W[1, 0] > 0
+    assert torch.allclose(W @ W.T, pentagon @ pentagon.T)  # a rotation / reflection
+    hexagon = torch.tensor(polytopes.POLYTOPES["hexagon"])  # vertices in angular order
+    assert polygon_with_adjacent_partners(hexagon, [2, 2, 2])
+    assert not polygon_with_adjacent_partners(hexagon[[0, 2, 1, 3, 4, 5]], [2, 2, 2])
+    with pytest.raises(ValueError, match="m = 2"):
+        neighbour_gap(torch.ones(5, 3), 0)
+
+
+def test_factor_names_and_features_per_polytope():
+    from lib.tms.polytopes import factor_names, features_per_polytope
+
+    tri, digon = polytopes.POLYTOPES["triangle"], polytopes.POLYTOPES["digon"]
+    W = torch.cat([embed([tri, digon]), torch.zeros(2, 3, dtype=torch.float64)])
+    factors = tegum_factors(W)
+    assert factor_names(factors, 7).tolist() == ["triangle"] * 3 + ["digon"] * 2 + [""] * 2
+    assert features_per_polytope(factors) == {"digon": 2, "triangle": 3}
+
+
+@pytest.mark.parametrize("k, name", [(2, "digon"), (3, "triangle"), (4, "tetrahedron"),
+                                     (5, "5-cell")])
+def test_projecting_the_basis_orthogonal_to_the_dense_direction_gives_a_regular_simplex(k, name):
+    # TMS "Polytopes and Low-Rank Matrices": W ⊥ (1, 1, ..., 1) gives a regular simplex,
+    # "minimal superposition"; rows of the projector are the projected basis vectors
+    projector = torch.eye(k, dtype=torch.float64) - 1.0 / k
+    assert identify_polytope(projector)[0] == name
+    assert torch.allclose(feature_dimensionality(projector),
+                          torch.full((k,), (k - 1) / k, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("height2", [0.1, 0.25, 1 / 3, 0.45, 0.7])
+def test_square_antiprisms_reach_three_eighths_only_when_isotropic(height2):
+    # every vertex of an antiprism is alike, so D_i = sum_j D_j / 8 <= rank / 8 = 3/8,
+    # with equality only for the isotropic height h^2 = 1/3
+    D = feature_dimensionality(torch.tensor(_square_antiprism(height2)))
+    assert torch.allclose(D, D[0].expand(8))
+    if math.isclose(height2, 1 / 3):
+        assert D[0].item() == pytest.approx(3 / 8)
+    else:
+        assert D[0].item() < 3 / 8 - 1e-3
