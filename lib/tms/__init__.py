@@ -9,6 +9,8 @@ polytopes   tegum factors and the polytopes they form
 expansion   the sparsity expansion of the loss, stratified exact losses
 phase       candidate configurations and the exact n = 2, m = 1 loss
 plots       the figures
+dynamics    snapshots during training, dimensionality jumps, loss drops, set geometries
+adversarial the analytic L2 attack, PGD, gradient masking, adversarial training
 """
 
 from .config import FeatureSetsConfig, ToyModelConfig, phase_grid_config
