@@ -8,6 +8,7 @@ measures    norms, interference, D_i, D*, represented, antipodal pairs, phases
 polytopes   tegum factors and the polytopes they form
 expansion   the sparsity expansion of the loss, stratified exact losses
 phase       candidate configurations and the exact n = 2, m = 1 loss
+phase_grid  empirical phase diagrams: train an (r, s) grid, aggregate restarts
 plots       the figures
 dynamics    snapshots during training, dimensionality jumps, loss drops, set geometries
 adversarial the analytic L2 attack, PGD, gradient masking, adversarial training

@@ -268,7 +268,9 @@ def _argmin_1d(f, lo: float, hi: float, shape, grid: int = 25, iterations: int =
     """
     xs = np.linspace(lo, hi, grid)
     values = np.stack([f(np.full(shape, x)) for x in xs])
-    best = np.argmin(values, axis=0)
+    # ties go to the LAST grid point: a bias below every ReLU input leaves the output at 0,
+    # so the error is flat to the left; the minimum lies at the right end of a flat run
+    best = grid - 1 - np.argmin(values[::-1], axis=0)
     step = (hi - lo) / (grid - 1)
     a, b = xs[best] - step, xs[best] + step
     ratio = (np.sqrt(5) - 1) / 2
@@ -494,11 +496,180 @@ def distinct_minima_2x1(params, loss, *, tol: float = 0.05) -> list[tuple[float,
     sorted by loss.
     """
     params, loss = np.asarray(params, np.float64), np.asarray(loss, np.float64)
-    canon = params.copy()
-    lead = np.where(np.abs(canon[:, 0]) > 1e-3, canon[:, 0], canon[:, 1])
-    canon[:, :2] *= np.where(lead < 0, -1.0, 1.0)[:, None]
+    canon = canonical_sign_2x1(params)
     kept: list[int] = []
     for k in np.argsort(loss, kind="stable"):
         if all(np.linalg.norm(canon[k, :2] - canon[j, :2]) > tol for j in kept):
             kept.append(int(k))
     return [(float(loss[k]), canon[k]) for k in kept]
+
+
+# ---- the candidates' optimal loss, its kink, and the boundaries as curves
+def optimal_candidate_loss(n_features: int, r, density) -> np.ndarray:
+    """The lowest candidate loss (mean over features), shape of r ⊗ density."""
+    losses = candidate_losses(n_features, r, density)
+    return np.min(np.stack(list(losses.values())), axis=0)
+
+
+def candidate_slope_jump(n_features: int, r: float, h: float = 1e-7) -> tuple[float, float]:
+    """One-sided slopes (below s*, above s*) of ``optimal_candidate_loss`` in the density
+    at the boundary s*(r): a first-order transition has two different slopes there."""
+    sb = phase_boundary(n_features, r)
+    at = lambda s: float(optimal_candidate_loss(n_features, r, s))
+    return (at(sb) - at(sb - h)) / h, (at(sb + h) - at(sb)) / h
+
+
+def boundary_curves(n_features: int, r, density_min: float = 0.01
+                    ) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """The theoretical boundaries as ``(r_curve, density_curve, label)`` for
+    ``plots.plot_phase_diagram``, drawn over the increasing grid ``r [R]``; the vertical
+    line r = 1 of n = 3 runs from ``density_min`` to 1."""
+    r = np.asarray(r, np.float64)
+    if n_features == 2:
+        return [(r, phase_boundary(2, r), "superposition boundary s*(r)"),
+                (np.array([1.0, 1.0]), np.array([4 / 7, 1.0]), "drop extra | drop normal")]
+    low, high = r[r <= 1], r[r >= 1]
+    return [(low, phase_boundary(3, low), "extra-feature superposition s*(r)"),
+            (np.array([1.0, 1.0]), np.array([density_min, 1.0]),
+             "extra dropped or superposed | dedicated"),
+            (high, np.full(high.size, 4 / 7), "normal pair boundary")]
+
+
+# ---- the n = 2, m = 1 exact loss: minima by kind, tracks, basins, dropped states
+#: kinds of minimum of the n = 2 exact loss (the extra feature's phase, with "confused")
+NOT_LEARNED, ANTIPODAL, DEDICATED, CONFUSED = 0, 1, 2, 3
+MINIMUM_KINDS = ("extra not learned", "antipodal (superposed)", "dedicated",
+                 "confused (W1 W2 > 0)")
+
+
+def canonical_sign_2x1(params) -> np.ndarray:
+    """``params [..., 4]`` (W1, W2, b1, b2) with W flipped so that its first non-negligible
+    weight is positive (L(W) = L(-W): one representative per pair)."""
+    out = np.array(params, dtype=np.float64)
+    lead = np.where(np.abs(out[..., 0]) > 1e-3, out[..., 0], out[..., 1])
+    out[..., :2] *= np.where(lead < 0, -1.0, 1.0)[..., None]
+    return out
+
+
+def minimum_kind_2x1(params, *, norm_threshold: float = 0.5,
+                     interference_threshold: float = 0.1) -> np.ndarray:
+    """Kind of an n = 2 configuration ``params [..., 4]``: the extra feature's phase
+    (``measures.feature_phase`` rule: ‖W_2‖, and W_1² its interference), with superposed
+    split into ANTIPODAL (W1 W2 < 0) and CONFUSED (W1 W2 > 0, McGrath's phase)."""
+    p = np.asarray(params, np.float64)
+    w1, w2 = p[..., 0], p[..., 1]
+    kind = np.where(w1**2 > interference_threshold,
+                    np.where(w1 * w2 > 0, CONFUSED, ANTIPODAL), DEDICATED)
+    return np.where(np.abs(w2) > norm_threshold, kind, NOT_LEARNED).astype(np.int64)
+
+
+def minima_map_2x1(r, density, starts, *, optimise_bias: bool = True):
+    """Local search from every row of ``starts [K, 4]`` at each (r, s) of the grid.
+
+    ``r [R]``, ``density [S]``. Returns ``(kind [R, S], count [R, S], best [R, S, 4])``:
+    the kind of the lowest minimum (``minimum_kind_2x1``), the number of distinct minima
+    found (up to W -> -W, ``distinct_minima_2x1``) and the lowest one's parameters.
+    """
+    R, S = np.meshgrid(np.asarray(r, np.float64), np.asarray(density, np.float64),
+                       indexing="ij")
+    params, loss = exact_minima_2x1(R, S, starts, optimise_bias=optimise_bias)
+    count = np.zeros(R.shape, dtype=np.int64)
+    best = np.zeros(R.shape + (4,))
+    for index in np.ndindex(R.shape):
+        found = distinct_minima_2x1(params[index], loss[index])
+        count[index], best[index] = len(found), found[0][1]
+    return minimum_kind_2x1(best), count, best
+
+
+def optimum_track_2x1(r, density) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The global minimum (biases optimised) along densities ``[T]`` at fixed r.
+
+    ``r`` a scalar or ``[K]`` (one track per value, computed together). Returns
+    ``(params [..., T, 4]`` in canonical sign, ``loss [..., T]``, ``steps [..., T-1])``,
+    with ``...`` empty for a scalar r and ``[K]`` otherwise; steps are the distance |ΔW|
+    in (W1, W2) between neighbouring densities: a jump is a step of order 1, a
+    continuous move a small one.
+    """
+    r = np.asarray(r, np.float64)
+    params, loss = exact_optimum_2x1(r[..., None], np.asarray(density, np.float64))
+    params = canonical_sign_2x1(params)
+    return params, loss, np.linalg.norm(np.diff(params[..., :2], axis=-2), axis=-1)
+
+
+def basin_crossing_2x1(r: float, density) -> dict:
+    """Follow the dropping and the antipodal minimum through the transition at r.
+
+    ``density [T]`` densities around s*(r). From each candidate's start (drop the extra
+    feature for r < 1, the normal one for r > 1; antipodal) the local search gives one
+    branch; a branch counts only while it stays in its basin (dropped weight below 0.1;
+    W1 W2 < -0.25). Returns ``{"loss": [T, 2]`` (NaN outside the basin; columns dropping,
+    antipodal), ``"s_cross"``: where the two cross (linear interpolation), ``"slopes"``:
+    their slopes dL/ds there, ``"jump"``: |difference| / larger |slope|}. A jump above
+    0 is the derivative discontinuity of a first-order transition.
+    """
+    s = np.asarray(density, np.float64)
+    drop = 0 if r < 1 else 1  # index of the dropping start in default_starts_2x1
+    params, loss = exact_minima_2x1(r, s, default_starts_2x1(s)[:, [drop, 2]])
+    in_basin = np.stack([np.abs(params[:, 0, 1 - drop]) < 0.1,
+                         params[:, 1, 0] * params[:, 1, 1] < -0.25], axis=1)
+    loss = np.where(in_basin, loss, np.nan)
+    diff = loss[:, 1] - loss[:, 0]
+    sign_change = np.isfinite(diff[:-1]) & np.isfinite(diff[1:]) & (diff[:-1] * diff[1:] < 0)
+    if not sign_change.any():
+        raise ValueError(f"the two basins do not cross between densities {s[0]} and {s[-1]}")
+    k = int(np.flatnonzero(sign_change)[0])
+    s_cross = float(s[k] - diff[k] * (s[k + 1] - s[k]) / (diff[k + 1] - diff[k]))
+    slopes = np.gradient(loss, s, axis=0)[k : k + 2].mean(axis=0)
+    jump = float(abs(slopes[1] - slopes[0]) / np.abs(slopes).max())
+    return {"loss": loss, "s_cross": s_cross, "slopes": slopes, "jump": jump}
+
+
+def dropped_profile_2x1(r, density, eps, *, dropped: str = "extra"):
+    """Loss along the dropped weight, everything else re-optimised, relative to eps = 0.
+
+    At a dropping state (``dropped="extra"``: W = (1, 0), b = (0, s/2); ``"normal"``: the
+    mirror image) set the dropped feature's weight to each ``eps [E]`` and minimise the
+    exact loss over the kept weight and both biases. Returns ``[*G, E]`` relative loss
+    changes L(eps) / L(0) - 1, ``G`` the broadcast shape of r and density. Positive at
+    both signs of a small eps: the dropping state is a local minimum; negative at one
+    sign: a saddle; negative at both: a ridge the weight leaves either way.
+    """
+    if dropped not in ("extra", "normal"):
+        raise ValueError(f"dropped must be 'extra' or 'normal', got {dropped!r}")
+    r, s = np.broadcast_arrays(np.asarray(r, np.float64), np.asarray(density, np.float64))
+    _check_phase_args(2, r, s)
+    # L(W1, W2, b1, b2; r) = r L(W2, W1, b2, b1; 1/r): dropping the normal feature at r is
+    # dropping the extra one at 1/r, and relative changes are the same
+    r = r if dropped == "extra" else 1 / r
+    eps = np.concatenate([[0.0], np.asarray(eps, np.float64).ravel()])
+    shape = (*r.shape, eps.size)
+    rr, ss, ee = (np.broadcast_to(v, shape) for v in (r[..., None], s[..., None], eps))
+    kept_loss = lambda w: optimal_bias_2x1(w, ee, rr, ss)[2]
+    # the kept weight stays near 1: a coarse grid and 16 golden steps fix it to ~2e-4
+    _, loss = _argmin_1d(kept_loss, 0.2, 1.8, shape, grid=9, iterations=16)
+    return loss[..., 1:] / loss[..., :1] - 1
+
+
+def params_2x1(W, b) -> np.ndarray:
+    """Trained n = 2, m = 1 models as ``[..., 4]`` rows (W1, W2, b1, b2) in canonical sign.
+
+    ``W [..., 2, 1]`` and ``b [..., 2]`` (arrays or tensors, e.g. ``grid.W[best]``), ready
+    for ``exact_loss_2x1(*params.T, r, s)`` and for comparison with ``exact_optimum_2x1``.
+    """
+    W = np.asarray(W.detach().cpu() if hasattr(W, "detach") else W, np.float64)
+    b = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, np.float64)
+    if W.shape[-2:] != (2, 1) or b.shape[-1] != 2 or W.shape[:-2] != b.shape[:-1]:
+        raise ValueError(f"W must be [..., 2, 1] and b [..., 2] alike, got {W.shape}, {b.shape}")
+    return canonical_sign_2x1(np.concatenate([W[..., 0], b], axis=-1))
+
+
+def distance_2x1(p, q) -> np.ndarray:
+    """Largest absolute difference between n = 2 configurations ``p, q [..., 4]``
+    (W1, W2, b1, b2), up to the symmetry W -> -W: ``[...]``.
+
+    Comparing canonical signs is not enough where a weight is near 0 (a dropped
+    feature's 0.004 and -0.004 pick opposite signs for the other weight).
+    """
+    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+    flipped = p * np.array([-1.0, -1.0, 1.0, 1.0])
+    return np.minimum(np.abs(p - q).max(axis=-1), np.abs(flipped - q).max(axis=-1))
