@@ -13,6 +13,8 @@ sweeps      density sweeps (restarts as instances), chapter 1's per-density stat
 phase       candidate configurations and the exact n = 2, m = 1 loss
 phase_grid  empirical phase diagrams: train an (r, s) grid, aggregate restarts
 plots       the figures
+dynamics    snapshots during training, dimensionality jumps, loss drops, set geometries
+adversarial the analytic L2 attack, PGD, gradient masking, adversarial training
 """
 
 from .config import FeatureSetsConfig, ToyModelConfig, phase_grid_config

@@ -95,3 +95,36 @@ class FeatureSets:
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+
+
+def feature_sets_covariance(set_sizes, kinds, set_probability) -> np.ndarray:
+    """Covariance ``[n, n]`` of one instance's features under ``FeatureSets``' law.
+
+    ``set_probability``: ``[K]`` (one p per set). Each active value is U[0, 1] (mean 1/2,
+    second moment 1/3). Within a set of size k and probability p:
+
+    - correlated: variance p/3 - p²/4, covariance p/4 - p²/4 (one switch for the set);
+    - anticorrelated: variance p/(3k) - (p/(2k))², covariance -(p/(2k))² (one member);
+    - independent: variance p/3 - p²/4, covariance 0.
+
+    Different sets are independent (zero covariance).
+    """
+    sizes, kinds = check_feature_sets(set_sizes, kinds)
+    p = check_probabilities("set_probability", set_probability).reshape(-1)
+    if p.size != len(sizes):
+        raise ValueError(f"set_probability must hold one value per set ({len(sizes)}), "
+                         f"got {p.size}")  # fmt: skip
+    n = int(sum(sizes))
+    cov = np.zeros((n, n))
+    start = 0
+    for k, kind, q in zip(sizes, kinds, p):
+        block = slice(start, start + k)
+        if kind == "anticorrelated":
+            mean, second, cross = q / (2 * k), q / (3 * k), 0.0
+        else:
+            mean, second = q / 2, q / 3
+            cross = q / 4 if kind == "correlated" else q * q / 4
+        cov[block, block] = cross - mean**2
+        np.fill_diagonal(cov[block, block], second - mean**2)
+        start += k
+    return cov

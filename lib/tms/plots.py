@@ -271,3 +271,65 @@ def plot_census(feature_probability, counts: dict, ax=None, *, title: str | None
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def plot_energy_levels(steps, D, loss, axes=None, *, drops=(), norms=None,
+                       min_norm: float = 0.5, title: str | None = None):
+    """The paper's energy-level figure for one model: D_i(t) above, the loss below.
+
+    ``steps: [S]``, ``D: [S, n]`` (per-feature dimensionality), ``loss: [S]``, both on a
+    log step axis; ``drops``: ``LossDrop``s shaded on both panels. With ``norms``
+    (``[S, n]``), a feature is drawn only where ‖W_i‖ >= ``min_norm`` (elsewhere its D
+    means nothing), and only features represented at some snapshot.
+    """
+    steps, D, loss = to_numpy(steps), to_numpy(D), to_numpy(loss)
+    if axes is None:
+        _, axes = plt.subplots(2, 1, figsize=(6, 4.5), sharex=True,
+                               gridspec_kw={"height_ratios": [2, 1]})
+    top, bottom = axes
+    cmap = plt.get_cmap("tab20")
+    for i in range(D.shape[1]):
+        y = D[:, i].copy()
+        if norms is not None:
+            keep = to_numpy(norms)[:, i] >= min_norm
+            if not keep.any():
+                continue
+            y[~keep] = np.nan
+        top.semilogx(steps, y, lw=0.9, color=cmap(i % 20))
+    for level in (1, 0.5):
+        top.axhline(level, color="0.6", lw=0.5, ls=":")
+    bottom.loglog(steps, loss, "k", lw=1)
+    for d in drops:
+        for ax in axes:
+            ax.axvspan(d.start, d.end, color="gold", alpha=0.3, lw=0)
+    top.set_ylabel("feature dimensionality D_i")
+    top.set_ylim(-0.05, 1.05)
+    bottom.set_ylabel("loss (fixed batch)")
+    bottom.set_xlabel("training step")
+    if title:
+        top.set_title(title, fontsize=9)
+    return axes
+
+
+def plot_embedding_3d(W, ax, *, set_sizes: Sequence[int] = (), title: str | None = None,
+                      colors_of_sets=("tab:blue", "tab:orange", "tab:green")):
+    """Feature directions ``W: [n, 3]`` as arrows from the origin in a 3-D axis ``ax``
+    (``projection="3d"``), coloured by consecutive feature set (``set_sizes``)."""
+    W = to_numpy(W)
+    if W.ndim != 2 or W.shape[1] != 3:
+        raise ValueError(f"W must be [n, 3], got shape {W.shape}")
+    set_of = np.repeat(np.arange(len(set_sizes)), list(set_sizes)) if set_sizes else \
+        np.zeros(W.shape[0], dtype=int)
+    for i, w in enumerate(W):
+        c = colors_of_sets[set_of[i] % len(colors_of_sets)]
+        ax.plot([0, w[0]], [0, w[1]], [0, w[2]], color=c, lw=1.5)
+        ax.scatter(*w, color=c, s=12)
+    lim = max(1.0, float(np.abs(W).max()))
+    for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+        setter(-lim, lim)
+    ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+    ax.set_xlabel("h1", labelpad=-12), ax.set_ylabel("h2", labelpad=-12)
+    ax.set_zlabel("h3", labelpad=-12)
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax
