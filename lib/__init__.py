@@ -6,13 +6,15 @@ Laid out by model family, on a core that knows no paper:
                   sparse-uniform sampler (sampling), the instance axis (instances),
                   train()/evaluate() and TrainConfig (training), fit() for any family's
                   config (fit), restarts as instances (restarts), shared losses,
-                  small statistics (stats), figure style (style)
+                  small statistics (stats), AdamW with a decay of either sign
+                  (optim), figure style (style)
     tms/          the tied autoencoders of TMS: config, model, feature sets, measures,
-                  polytopes, the sparsity expansion, phase theory, plots
+                  polytopes, the sparsity expansion, phase theory, learning dynamics,
+                  adversarial attacks, scaling with width, plots
     computation/  privileged basis, absolute value, attenuated ReLU: configs, models,
                   neuron measures, theory, plots
     denoiser/     the frustrated denoiser: config, data, model, losses, sign structure,
-                  random basins, plots
+                  random basins, the regime map, pinning fields, plots
     reporting/    claims tables, results and provenance, the chapter runner
 
 Layer rules (checked by the import-linter contracts in pyproject.toml, run by

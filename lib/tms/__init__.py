@@ -15,6 +15,7 @@ phase_grid  empirical phase diagrams: train an (r, s) grid, aggregate restarts
 plots       the figures
 dynamics    snapshots during training, dimensionality jumps, loss drops, set geometries
 adversarial the analytic L2 attack, PGD, gradient masking, adversarial training
+scaling     power-law feature frequencies, growth/decay training, loss against width
 """
 
 from .config import FeatureSetsConfig, ToyModelConfig, phase_grid_config
