@@ -336,6 +336,19 @@ _IID_FUNCTIONS = {
 IID_STATISTICS = tuple(_IID_FUNCTIONS)
 
 
+def _checked_sign_matrix(S, n_null: int, device) -> tuple[torch.Tensor, torch.device]:
+    """S as one ``[h, d]`` tensor on ``device`` (default: its own), with ``n_null`` >= 2
+    checked: the common preamble of the null-model tests."""
+    S = torch.as_tensor(S)
+    device = S.device if device is None else torch.device(device)
+    S = S.to(device)
+    if S.ndim != 2:
+        raise ValueError(f"S must be one matrix [h, d], got shape {tuple(S.shape)}")
+    if n_null < 2:
+        raise ValueError(f"n_null must be >= 2, got {n_null}")
+    return S, device
+
+
 def iid_tests(S, n_null: int = 200, seed: int = 0, statistics=IID_STATISTICS,
               device=None) -> dict:
     """Is the support of one sign matrix ``S: [h, d]`` consistent with iid entries?
@@ -351,13 +364,7 @@ def iid_tests(S, n_null: int = 200, seed: int = 0, statistics=IID_STATISTICS,
     Returns ``{"density": p, statistic: {observed, null_mean, null_std, z, p_value,
     p_normal}}`` with ``p_value`` the Monte-Carlo p-value (``_z_and_p``).
     """
-    S = torch.as_tensor(S)
-    device = S.device if device is None else torch.device(device)
-    S = S.to(device)
-    if S.ndim != 2:
-        raise ValueError(f"S must be one matrix [h, d], got shape {tuple(S.shape)}")
-    if n_null < 2:
-        raise ValueError(f"n_null must be >= 2, got {n_null}")
+    S, device = _checked_sign_matrix(S, n_null, device)
     for k in statistics:
         if k not in _IID_FUNCTIONS:
             raise ValueError(f"unknown statistic {k!r}; choose from {IID_STATISTICS}")
@@ -404,13 +411,7 @@ def wiring_tests(S, n_null: int = 200, seed: int = 0, device=None) -> dict:
     CPU and their overlaps computed one at a time on ``device`` (default: S's), so the
     paper-scale test fits in memory.
     """
-    S = torch.as_tensor(S)
-    device = S.device if device is None else torch.device(device)
-    S = S.to(device)
-    if S.ndim != 2:
-        raise ValueError(f"S must be one matrix [h, d], got shape {tuple(S.shape)}")
-    if n_null < 2:
-        raise ValueError(f"n_null must be >= 2, got {n_null}")
+    S, device = _checked_sign_matrix(S, n_null, device)
     rng = np.random.default_rng(seed)
     rd, cd = row_degrees(S).cpu().numpy(), column_degrees(S).cpu().numpy()
     fns = {"row_overlap": row_overlaps, "column_overlap": column_overlaps}
