@@ -361,6 +361,28 @@ def test_tracking_overhead_reports_cpu_costs():
     assert res["every_step"] == pytest.approx(res["tracked"] / res["plain"] - 1)
 
 
+def test_tracking_overhead_catches_a_costly_snapshot(monkeypatch):
+    """Negative control: snapshots that burn CPU time show up as an overhead above 10 %."""
+    import time
+
+    import lib.tms.dynamics as dynamics
+
+    real_fit = dynamics.fit
+
+    def slow_fit(*args, snapshot_steps=(), **kwargs):
+        out = real_fit(*args, snapshot_steps=snapshot_steps, **kwargs)
+        t0 = time.process_time()
+        while time.process_time() - t0 < 5e-2 * len(snapshot_steps):
+            pass
+        return out
+
+    monkeypatch.setattr(dynamics, "fit", slow_fit)
+    config = ToyModelConfig(n_features=20, n_hidden=5, n_instances=2, feature_probability=0.3)
+    res = dynamics.tracking_overhead(config, TrainConfig(steps=1000, batch_size=64),
+                                     n_snapshots=50, steps=30, repeats=2)
+    assert res["every_step"] > 0.1
+
+
 @pytest.mark.parametrize("kinds", [["correlated", "correlated"],
                                    ["anticorrelated", "independent"]])
 def test_feature_sets_covariance_matches_the_sampler(kinds):
