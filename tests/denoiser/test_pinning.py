@@ -214,6 +214,17 @@ def test_regression_recovers_a_planted_dependence_on_row_degree():
     assert control["r2_test"] < 0.05
 
 
+def test_regression_held_out_r2_is_out_of_fold():
+    """Pure noise on many predictors: in-sample R² > 0, out-of-fold R² <= 0; bad folds named."""
+    S = iid_signs(64, 192, 0.05, seed=6)
+    values = np.random.default_rng(3).standard_normal(S.shape)
+    predictors = ["row_degree", "mixed_row", "neuron_overlap", "feature_overlap"]
+    res = pinning.regress_on_structure(values, S, S != 0, predictors, seed=1)
+    assert res["r2_train"] > 0 and res["r2_test"] < 0.005
+    with pytest.raises(ValueError, match="folds"):
+        pinning.regress_on_structure(values, S, S != 0, predictors, folds=1)
+
+
 def test_regression_with_a_categorical_predictor():
     S = pinning.random_wiring(32, 96, 2, seed=8)
     S[0, :] = 0
