@@ -479,14 +479,16 @@ def fit_grid(n_features: int, alpha, decay, width, train_config: TrainConfig, *,
                    history, groups, seconds)
 
 
-def loss_exponents(grid: GridFit, decay: float, alphas, *, loss=None) -> dict:
-    """``{alpha: fit_power_law(widths, loss)}`` of the (alpha, decay) curves of a grid
-    (``loss``: ``[I]`` another per-instance quantity than the held-out loss)."""
+def loss_exponents(grid: GridFit, decay: float, alphas, *, loss=None,
+                   level: float = 0.95) -> dict:
+    """``{alpha: fit_power_law(widths, loss, level)}`` of the (alpha, decay) curves of a
+    grid (``loss``: ``[I]`` another per-instance quantity than the held-out loss;
+    ``level``: the coverage of each exponent's t-interval)."""
     values = grid.eval_loss if loss is None else np.asarray(loss)
     out = {}
     for a in alphas:
         idx = grid.curve(a, decay)
-        out[a] = fit_power_law(grid.width[idx], values[idx])
+        out[a] = fit_power_law(grid.width[idx], values[idx], level)
     return out
 
 
