@@ -214,3 +214,20 @@ def test_sparse_and_strided_batches_agree():
     torch.testing.assert_close(model(sparse), model(strided))
     torch.testing.assert_close(S.ReLUAutoencoderMSE()(model(sparse), sparse),
                                S.ReLUAutoencoderMSE()(model(strided), strided))
+
+
+def test_loss_exponents_per_curve_and_level():
+    """A planted loss c m^-a per alpha is recovered; a higher level widens the interval."""
+    alpha, decay, width = S.grid_settings([0.0, 1.0], [-1.0], [8, 16, 32, 64])
+    rng = np.random.default_rng(0)
+    loss = 0.3 * width.astype(float) ** -(1.0 + 0.5 * alpha) * np.exp(
+        0.02 * rng.standard_normal(width.size))
+    grid = S.GridFit(alpha, decay, width, [None] * width.size, torch.zeros(width.size, 1),
+                     np.zeros((width.size, 1)), loss, np.zeros(0), np.zeros((0, width.size)),
+                     [], 0.0)
+    fits = S.loss_exponents(grid, -1.0, [0.0, 1.0])
+    wide = S.loss_exponents(grid, -1.0, [0.0, 1.0], level=1 - 0.05 / 2)
+    for a, expected in ((0.0, 1.0), (1.0, 1.5)):
+        assert fits[a]["exponent"] == pytest.approx(expected, abs=0.05)
+        assert fits[a]["low"] < expected < fits[a]["high"]
+        assert wide[a]["high"] - wide[a]["low"] > fits[a]["high"] - fits[a]["low"]
