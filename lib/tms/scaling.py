@@ -492,6 +492,14 @@ def loss_exponents(grid: GridFit, decay: float, alphas, *, loss=None,
     return out
 
 
+def prediction_gaps(fits: dict, predicted: dict) -> dict:
+    """``{f"{alpha:g}": (exponent - predicted) / half-width}`` per alpha of ``fits``
+    (``{alpha: fit_power_law(...)}``, e.g. ``loss_exponents``) against ``predicted``
+    (``{alpha: exponent}``): |gap| <= 1 when the prediction lies in the fit's interval."""
+    return {f"{a:g}": (f["exponent"] - predicted[a]) / (0.5 * (f["high"] - f["low"]))
+            for a, f in fits.items()}  # fmt: skip
+
+
 def weak_prediction_exponents(n_features: int, alphas, widths, *,
                               expected_active: float = 1.0, value_max: float = 2.0) -> dict:
     """``{alpha: exponent}`` of ``weak_superposition_loss`` with k = m over the widths: the

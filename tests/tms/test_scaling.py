@@ -231,3 +231,10 @@ def test_loss_exponents_per_curve_and_level():
         assert fits[a]["exponent"] == pytest.approx(expected, abs=0.05)
         assert fits[a]["low"] < expected < fits[a]["high"]
         assert wide[a]["high"] - wide[a]["low"] > fits[a]["high"] - fits[a]["low"]
+
+
+def test_prediction_gaps_in_half_widths():
+    fits = {0.5: {"exponent": 1.2, "low": 1.0, "high": 1.4},
+            1.0: {"exponent": 0.5, "low": 0.4, "high": 0.6}}
+    gaps = S.prediction_gaps(fits, {0.5: 1.0, 1.0: 0.8})
+    assert gaps == pytest.approx({"0.5": 1.0, "1": -3.0})
